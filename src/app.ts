@@ -1,0 +1,287 @@
+// The App a user builds: it wires the registry, the node runtime, metrics, the cluster port and the admin endpoint.
+
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { Logger } from "pino";
+import { startAdminServer, type AdminServer } from "./admin/admin-server.js";
+import { runApp } from "./cli/run-app.js";
+import { systemClock } from "./core/clock.js";
+import type { PublishOptions, RequestOptions } from "./core/context.js";
+import type { DeadLetter } from "./core/dead-letters.js";
+import { createLogger } from "./core/logger.js";
+import { NodeMetrics } from "./core/node-metrics.js";
+import { NodeRuntime } from "./core/node-runtime.js";
+import { ServiceRegistry } from "./core/service-registry.js";
+import type { MessageOf, ReplyOf, ServiceClass, ServiceOptions } from "./core/service.js";
+import { estimateTokenBits, resolveStartOptions, type ResolvedStartOptions, type StartOptions } from "./core/start-options.js";
+import { KaffixError } from "./errors.js";
+import { ReservedPort } from "./transport/reserved-port.js";
+
+export interface AppOptions {
+  /** Shown in logs and in the `Running <name> on port <port>` line; nodes of one cluster share it. */
+  name: string;
+  /** The application's version, shown on /cluster. Default "0.0.0". */
+  version?: string;
+}
+
+export type AppState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+export interface ServiceStatus {
+  id: string;
+  queued: number;
+  inFlight: number;
+  received: number;
+  processed: number;
+  failed: number;
+}
+
+export interface NodeStatus {
+  id: string;
+  app: string;
+  version: string;
+  state: AppState;
+  /** Where peers reach the cluster port. */
+  address: { host: string; port: number };
+  region: string;
+  startedAt: string | undefined;
+  services: {
+    /** Compiled in and allowed on this node by --services. */
+    available: string[];
+    /** Running here now. */
+    active: ServiceStatus[];
+  };
+}
+
+export interface ClusterView {
+  /** The node that answered. */
+  self: NodeStatus;
+  /** Every known member, this node included. */
+  members: NodeStatus[];
+}
+
+export interface StopOptions {
+  /** How long queued and in-flight work may take to finish. Default 10 000. */
+  timeoutMs?: number;
+}
+
+export class App {
+  // Fixed at construction.
+  readonly name: string;
+  readonly version: string;
+  readonly #registry = new ServiceRegistry();
+  // Set by start(), cleared by stop().
+  #state: AppState = "idle";
+  #config: ResolvedStartOptions | undefined;
+  #nodeId = "";
+  #logger: Logger | undefined;
+  #runtime: NodeRuntime | undefined;
+  #metrics: NodeMetrics | undefined;
+  #port: ReservedPort | undefined;
+  #admin: AdminServer | undefined;
+  #startedAt: string | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: AppOptions) {
+    if (options === null || typeof options !== "object" || typeof options.name !== "string" || options.name.trim() === "") {
+      throw new KaffixError("INVALID_ARGUMENT", 'new App(options) needs a non-empty name, e.g. new App({ name: "My App" })');
+    }
+    this.name = options.name;
+    this.version = options.version ?? "0.0.0";
+  }
+
+  /** Adds a service to the program. Every node carries it; `--services` and placement decide where it runs. */
+  addService<C extends ServiceClass>(service: C, options?: ServiceOptions<MessageOf<C>>): this {
+    if (this.#state !== "idle") throw new KaffixError("ALREADY_STARTED", "addService must be called before start()");
+    this.#registry.add(service, options as ServiceOptions);
+    return this;
+  }
+
+  /** Ids of every service added, in the order they were added. */
+  get serviceIds(): string[] {
+    return this.#registry.ids;
+  }
+
+  get state(): AppState {
+    return this.#state;
+  }
+
+  /** This node's id; empty before start. */
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** The cluster port actually bound (useful with port 0); 0 before start. */
+  get port(): number {
+    return this.#port?.port ?? 0;
+  }
+
+  /** The admin endpoint's base URL, when it is on. */
+  get httpUrl(): string | undefined {
+    return this.#admin?.url;
+  }
+
+  get logger(): Logger {
+    return this.#require().logger;
+  }
+
+  /** Starts the node: binds the cluster port, starts the services it may run, then the admin endpoint. */
+  async start(options: StartOptions = {}): Promise<void> {
+    if (this.#state !== "idle") throw new KaffixError("ALREADY_STARTED", `start() called on an app that is ${this.#state}`);
+    const config = resolveStartOptions(options, this.#registry.ids, () => randomBytes(32).toString("base64url"));
+    this.#state = "starting";
+    this.#config = config;
+    this.#nodeId = randomBytes(5).toString("hex");
+    const logger = options.logger ?? createLogger(config.logLevel, { app: this.name, node: this.#nodeId });
+    this.#logger = logger;
+    try {
+      if (config.tokenGenerated) logger.debug("no token given: using a random one, so this node cannot join a cluster");
+      for (const token of config.tokens) {
+        if (!config.tokenGenerated && estimateTokenBits(token) < 128) {
+          logger.warn("the token looks shorter than 128 bits of entropy; `kaffix token` prints a strong one");
+          break;
+        }
+      }
+      const metrics = new NodeMetrics(() => this.#runtime?.mailboxes.values() ?? [], { app: this.name, node: this.#nodeId });
+      this.#metrics = metrics;
+      const runtime = new NodeRuntime({
+        nodeId: this.#nodeId,
+        registry: this.#registry,
+        clock: options.clock ?? systemClock,
+        logger,
+        deadLetterLimit: config.deadLetterLimit,
+        random: options.random ?? Math.random,
+        observeDuration: (service, seconds) => metrics.observeDuration(service, seconds),
+      });
+      this.#runtime = runtime;
+      this.#port = await ReservedPort.listen(config.host, config.port);
+      for (const id of config.services ?? this.#registry.ids) await runtime.activate(id);
+      if (config.http !== undefined) this.#admin = await startAdminServer(this, config.http, logger);
+      this.#startedAt = new Date().toISOString();
+      this.#state = "running";
+      logger.info({ port: this.port, http: this.httpUrl, services: [...runtime.mailboxes.keys()] }, "node started");
+    } catch (error) {
+      await this.#release();
+      this.#state = "stopped";
+      throw error;
+    }
+  }
+
+  /**
+   * Reads the command line (`--token`, `--port`, `--http`, … ; see `--help`), starts the node, prints
+   * `Running <name> on port <port>`, and stops cleanly on SIGINT/SIGTERM. Bad arguments exit with code 2.
+   */
+  run(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<void> {
+    return runApp(this, argv, env);
+  }
+
+  /** Stops accepting new messages, lets queued and in-flight work finish (up to the deadline), calls onStop hooks. */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    if (this.#state === "idle" || this.#state === "stopped") {
+      this.#state = "stopped";
+      return Promise.resolve();
+    }
+    this.#stopping = this.#stop(options.timeoutMs ?? 10_000);
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    this.#state = "stopping";
+    const runtime = this.#runtime!;
+    this.#logger?.info("stopping: draining queued and in-flight messages");
+    await this.#admin?.close();
+    this.#admin = undefined;
+    await runtime.deactivateAll(runtime.clock.now() + timeoutMs);
+    await this.#release();
+    this.#state = "stopped";
+    this.#logger?.info("node stopped");
+  }
+
+  async #release(): Promise<void> {
+    await this.#admin?.close();
+    this.#admin = undefined;
+    await this.#port?.close();
+    this.#port = undefined;
+  }
+
+  /** Sends a message from outside any handler. Resolves once it is accepted; the schema, if any, applies. */
+  publish<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: PublishOptions): Promise<void>;
+  /** Sends to a service by id, for callers that only have data (HTTP, scripts); the schema, if any, applies. */
+  publish(serviceId: string, message: unknown, options?: PublishOptions): Promise<void>;
+  publish(service: ServiceClass | string, message: unknown, options?: PublishOptions): Promise<void> {
+    const runtime = this.#accepting();
+    if (runtime instanceof KaffixError) return Promise.reject(runtime);
+    return runtime.publish(service, message, options);
+  }
+
+  /** Sends a message from outside any handler and resolves with the handler's return value. */
+  request<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: RequestOptions): Promise<ReplyOf<C>>;
+  request(serviceId: string, message: unknown, options?: RequestOptions): Promise<unknown>;
+  request(service: ServiceClass | string, message: unknown, options?: RequestOptions): Promise<unknown> {
+    const runtime = this.#accepting();
+    if (runtime instanceof KaffixError) return Promise.reject(runtime);
+    return runtime.request(service, message, options);
+  }
+
+  /** Resolves once no service on this node has queued or in-flight work. */
+  whenIdle(): Promise<void> {
+    return this.#require().whenIdle();
+  }
+
+  /** Messages that failed for good on this node, oldest first (bounded by `deadLetterLimit`). */
+  deadLetters(): DeadLetter[] {
+    return this.#runtime?.deadLetters.list() ?? [];
+  }
+
+  /** This node and the members it knows. */
+  cluster(): ClusterView {
+    const self = this.#status();
+    return { self, members: [self] };
+  }
+
+  /** Prometheus text exposition of this node's metrics. */
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) throw new KaffixError("NOT_RUNNING", "the app has not been started");
+    return { contentType: metrics.contentType, body: await metrics.text() };
+  }
+
+  /** True when `candidate` is one of the node's tokens; compares in constant time. */
+  acceptsToken(candidate: string): boolean {
+    const given = Buffer.from(candidate);
+    let match = false;
+    for (const token of this.#config?.tokens ?? []) {
+      const expected = Buffer.from(token);
+      if (expected.length === given.length && timingSafeEqual(expected, given)) match = true;
+    }
+    return match;
+  }
+
+  #status(): NodeStatus {
+    const config = this.#config;
+    const active: ServiceStatus[] = [];
+    for (const m of this.#runtime?.mailboxes.values() ?? []) {
+      active.push({ id: m.id, queued: m.queued, inFlight: m.inFlight, received: m.received, processed: m.processed, failed: m.failed });
+    }
+    return {
+      id: this.#nodeId,
+      app: this.name,
+      version: this.version,
+      state: this.#state,
+      address: { host: config?.host ?? "", port: this.port },
+      region: config?.region ?? "default",
+      startedAt: this.#startedAt,
+      services: { available: config?.services ?? this.#registry.ids, active },
+    };
+  }
+
+  #require(): NodeRuntime {
+    if (this.#runtime === undefined) throw new KaffixError("NOT_RUNNING", "the app has not been started; call start() or run() first");
+    return this.#runtime;
+  }
+
+  #accepting(): NodeRuntime | KaffixError {
+    if (this.#state === "running") return this.#runtime!;
+    if (this.#state === "stopping") return new KaffixError("STOPPING", "the node is stopping and accepts no new messages");
+    return new KaffixError("NOT_RUNNING", `the app is ${this.#state}; call start() or run() first`);
+  }
+}

@@ -1,0 +1,23 @@
+// Time as an injected dependency, so that timeouts, retries and deadlines run under a fake clock in tests.
+
+export type TimerHandle = { readonly __timer: unique symbol } | object;
+
+export interface Clock {
+  /** Milliseconds on a monotonic-enough scale; only differences are meaningful. */
+  now(): number;
+  /** Runs `fn` once after `delayMs`. Real timers are unref'd: a pending one never keeps a process alive. */
+  setTimeout(fn: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout(fn, delayMs) {
+    const timer = setTimeout(fn, delayMs);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};

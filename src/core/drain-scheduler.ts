@@ -1,0 +1,34 @@
+// Runs mailbox drains on microtasks for speed, but yields to the event loop after a budget so I/O and timers still run.
+
+/**
+ * Message handlers that publish to each other could otherwise keep the microtask queue busy forever
+ * and starve sockets and timers. After `budget` messages in one event-loop turn, further drains go
+ * through setImmediate, which lets the loop breathe before continuing.
+ */
+export class DrainScheduler {
+  readonly #budget: number;
+  #dispatched = 0;
+  #resetArmed = false;
+  readonly #reset = () => {
+    this.#dispatched = 0;
+    this.#resetArmed = false;
+  };
+
+  constructor(budget = 2048) {
+    this.#budget = budget;
+  }
+
+  schedule(drain: () => void): void {
+    if (this.#dispatched < this.#budget) queueMicrotask(drain);
+    else setImmediate(drain);
+  }
+
+  /** Counts messages dispatched in this turn; the count resets once the event loop gets a turn. */
+  count(messages: number): void {
+    this.#dispatched += messages;
+    if (!this.#resetArmed) {
+      this.#resetArmed = true;
+      setImmediate(this.#reset);
+    }
+  }
+}

@@ -1,0 +1,260 @@
+// One service on one node: a bounded queue, a concurrency limit, retries, dead letters and the counters behind /metrics.
+
+import { KaffixError, toKaffixError } from "../errors.js";
+import type { Clock, TimerHandle } from "./clock.js";
+import type { DeadLetters } from "./dead-letters.js";
+import { ACCEPTED, type Delivery } from "./delivery.js";
+import type { DrainScheduler } from "./drain-scheduler.js";
+import { RingQueue } from "./ring-queue.js";
+import type { Logger } from "pino";
+import type { MessageSchema, Service } from "./service.js";
+
+export interface MailboxSettings {
+  concurrency: number;
+  queueLimit: number;
+  retries: number;
+  retryBackoffMs: number;
+}
+
+/** What a mailbox needs from its node. */
+export interface MailboxHost {
+  readonly clock: Clock;
+  readonly scheduler: DrainScheduler;
+  readonly deadLetters: DeadLetters;
+  /** Called with handler durations in seconds. */
+  observeDuration(service: string, seconds: number): void;
+  /** Called when this mailbox has nothing queued and nothing in flight. */
+  onIdle(): void;
+  random(): number;
+}
+
+interface Waiter {
+  delivery: Delivery;
+  resolve(): void;
+  reject(error: KaffixError): void;
+  timer: TimerHandle;
+  done: boolean;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+export class Mailbox {
+  // Fixed at construction.
+  readonly id: string;
+  readonly settings: MailboxSettings;
+  readonly instance: Service;
+  readonly log: Logger;
+  readonly schema: MessageSchema<unknown> | undefined;
+  readonly #host: MailboxHost;
+  readonly #queue: RingQueue<Delivery>;
+  /** Publishers waiting for room; bounded like the queue, so back-pressure itself cannot grow without limit. */
+  readonly #waiters: RingQueue<Waiter>;
+  readonly #drain = () => this.#drainNow();
+  // Mutable state.
+  #inFlight = 0;
+  #scheduled = false;
+  #closed = false;
+  // Counters, read by /metrics.
+  received = 0;
+  processed = 0;
+  failed = 0;
+  retried = 0;
+  deadLettered = 0;
+
+  constructor(
+    id: string,
+    instance: Service,
+    settings: MailboxSettings,
+    host: MailboxHost,
+    log: Logger,
+    schema?: MessageSchema<unknown>,
+  ) {
+    this.id = id;
+    this.instance = instance;
+    this.log = log;
+    this.schema = schema;
+    this.settings = settings;
+    this.#host = host;
+    this.#queue = new RingQueue(settings.queueLimit);
+    this.#waiters = new RingQueue(settings.queueLimit);
+  }
+
+  get queued(): number {
+    return this.#queue.length + this.#waiters.length;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get isIdle(): boolean {
+    return this.#inFlight === 0 && this.#queue.length === 0 && this.#waiters.length === 0;
+  }
+
+  /**
+   * Takes a message. Resolves (with the shared ACCEPTED promise when there is room) once it is queued;
+   * when the queue is full the caller waits until `waitUntil` for room, then gets QUEUE_FULL.
+   */
+  offer(delivery: Delivery, waitUntil: number): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new KaffixError("STOPPING", `service "${this.id}" is stopped on this node`));
+    }
+    if (this.#queue.push(delivery)) {
+      this.received++;
+      if (!this.#scheduled) this.#schedule();
+      return ACCEPTED;
+    }
+    const waitMs = waitUntil - this.#host.clock.now();
+    if (waitMs <= 0 || this.#waiters.isFull) return Promise.reject(this.#queueFull());
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { delivery, resolve, reject, timer: undefined as unknown as TimerHandle, done: false };
+      waiter.timer = this.#host.clock.setTimeout(() => {
+        if (waiter.done) return;
+        waiter.done = true;
+        reject(this.#queueFull());
+      }, waitMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Refuses new messages; what is queued or in flight still runs. */
+  close(): void {
+    this.#closed = true;
+    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+      if (w.done) continue;
+      w.done = true;
+      this.#host.clock.clearTimeout(w.timer);
+      w.reject(new KaffixError("STOPPING", `service "${this.id}" stopped before the message could be queued`));
+    }
+  }
+
+  /** Removes what is still queued (after a drain deadline passed) and returns it. */
+  abandonQueued(): Delivery[] {
+    return this.#queue.drain();
+  }
+
+  #queueFull(): KaffixError {
+    return new KaffixError("QUEUE_FULL", `queue of service "${this.id}" is full (${this.settings.queueLimit} messages)`, {
+      data: { service: this.id, queueLimit: this.settings.queueLimit },
+    });
+  }
+
+  #schedule(): void {
+    this.#scheduled = true;
+    this.#host.scheduler.schedule(this.#drain);
+  }
+
+  #drainNow(): void {
+    this.#scheduled = false;
+    const concurrency = this.settings.concurrency;
+    let dispatched = 0;
+    while (this.#inFlight < concurrency) {
+      const delivery = this.#queue.shift();
+      if (delivery === undefined) break;
+      this.#admitWaiter();
+      if (delivery.settled) continue; // a request whose caller already timed out
+      this.#inFlight++;
+      dispatched++;
+      this.#run(delivery);
+    }
+    if (dispatched > 0) this.#host.scheduler.count(dispatched);
+    if (this.isIdle) this.#host.onIdle();
+  }
+
+  /** Moves the oldest live waiter into the queue now that there is room. */
+  #admitWaiter(): void {
+    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
+      if (w.done) continue;
+      w.done = true;
+      this.#host.clock.clearTimeout(w.timer);
+      this.#queue.push(w.delivery);
+      this.received++;
+      w.resolve();
+      return;
+    }
+  }
+
+  #run(delivery: Delivery): void {
+    delivery.attempt++;
+    delivery.startedAt = this.#host.clock.now();
+    let result: unknown;
+    try {
+      result = this.instance.onMessage(delivery.message, delivery);
+    } catch (thrown) {
+      this.#fail(delivery, thrown);
+      return;
+    }
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      (result as PromiseLike<unknown>).then(
+        (value) => this.#handlerReturned(delivery, value),
+        (thrown) => this.#fail(delivery, thrown),
+      );
+    } else {
+      this.#handlerReturned(delivery, result);
+    }
+  }
+
+  /** The handler returned; the message is done once every message it published was accepted too. */
+  #handlerReturned(delivery: Delivery, value: unknown): void {
+    const pending = delivery.takePending();
+    if (pending === undefined) {
+      this.#succeed(delivery, value);
+      return;
+    }
+    Promise.all(pending).then(
+      () => this.#succeed(delivery, value),
+      (thrown) => this.#fail(delivery, thrown),
+    );
+  }
+
+  #succeed(delivery: Delivery, value: unknown): void {
+    this.#host.observeDuration(this.id, (this.#host.clock.now() - delivery.startedAt) / 1000);
+    this.processed++;
+    delivery.resolve(value);
+    this.#release();
+  }
+
+  #fail(delivery: Delivery, thrown: unknown): void {
+    const error = toKaffixError(thrown);
+    delivery.takePending(); // a retry starts with a clean slate
+    if (delivery.isRequest) {
+      // The caller is waiting and owns the decision to retry.
+      this.failed++;
+      delivery.reject(error);
+      this.#release();
+      return;
+    }
+    const retryable = !(thrown instanceof KaffixError) || thrown.retryable;
+    if (retryable && delivery.attempt <= this.settings.retries) {
+      this.retried++;
+      const base = this.settings.retryBackoffMs * 2 ** (delivery.attempt - 1);
+      const delayMs = Math.min(MAX_BACKOFF_MS, base / 2 + this.#host.random() * (base / 2));
+      // The message keeps its concurrency slot while it waits: retries cannot overrun the limit.
+      this.#host.clock.setTimeout(() => this.#run(delivery), delayMs);
+      return;
+    }
+    this.failed++;
+    this.deadLettered++;
+    this.#host.deadLetters.add({
+      service: this.id,
+      message: delivery.message,
+      error: error.toWire(),
+      attempts: delivery.attempt,
+      at: new Date().toISOString(),
+    });
+    delivery.log.warn(
+      { service: this.id, attempts: delivery.attempt, error: error.message, code: error.code },
+      "message dead-lettered after its last attempt failed",
+    );
+    this.#release();
+  }
+
+  #release(): void {
+    this.#inFlight--;
+    if (this.#queue.length > 0) {
+      if (!this.#scheduled) this.#schedule();
+    } else if (this.isIdle) {
+      this.#host.onIdle();
+    }
+  }
+}

@@ -1,0 +1,69 @@
+// The class a user extends to write a service, and the types that tie a service class to its message and reply.
+
+import type { Context } from "./context.js";
+
+/**
+ * A service: one class, one message type. The runtime creates one instance per node where the
+ * service is active and calls `onMessage` for each message addressed to it.
+ *
+ * The reply type of `ctx.request(S, …)` is whatever `onMessage` returns (awaited).
+ */
+export abstract class Service<Message = unknown, Reply = unknown> {
+  /** Wire id; the class name when not set. Must be stable across the nodes of a cluster. */
+  static id?: string;
+
+  abstract onMessage(message: Message, ctx: Context): Reply | Promise<Reply>;
+
+  /** Called when the service becomes active on this node, before its first message. */
+  onStart?(ctx: Context): void | Promise<void>;
+
+  /** Called when the service is deactivated on this node, after its last message. */
+  onStop?(): void | Promise<void>;
+}
+
+/** A concrete service class, as passed to `addService`, `publish` and `request`. */
+export type ServiceClass<S extends Service<any, any> = Service<any, any>> = (new () => S) & {
+  id?: string;
+};
+
+/** The message type a service class accepts, read from its `onMessage` signature. */
+export type MessageOf<C extends ServiceClass> = Parameters<InstanceType<C>["onMessage"]>[0];
+
+/** What `request` resolves to for a service class: the awaited return type of `onMessage`. */
+export type ReplyOf<C extends ServiceClass> = Awaited<ReturnType<InstanceType<C>["onMessage"]>>;
+
+/** Anything with a `parse` method that returns the message or throws, e.g. a zod schema. */
+export interface MessageSchema<M> {
+  parse(input: unknown): M;
+}
+
+/** Per-service settings given to `addService`. Every field is optional. */
+export interface ServiceOptions<M = unknown> {
+  /** Handlers of this service running at once on one node. Default 64. */
+  concurrency?: number;
+  /** Messages waiting on one node beyond those in flight; publishers wait when it is full. Default 10 000. */
+  queueLimit?: number;
+  /** Extra attempts after a handler throws for a published message. Default 3. */
+  retries?: number;
+  /** First retry delay; doubles each attempt, with jitter, capped at 30 s. Default 100. */
+  retryBackoffMs?: number;
+  /** Validates messages that arrive from outside the process and from `app.publish`/`app.request`. */
+  schema?: MessageSchema<M>;
+  // Placement hints: accepted and validated now, acted on by the placement layer.
+  /** Replicas to keep on different nodes. Default 2 when the cluster has two nodes that may run it. */
+  minReplicas?: number;
+  /** Upper bound on active replicas. Default: no bound. */
+  maxReplicas?: number;
+  /** Run on every node (or every region): for user-facing services. */
+  spread?: boolean;
+  /** Prefer nodes started with this label, e.g. "postgres". */
+  near?: string;
+  /** Prefer nodes in this region. */
+  region?: string;
+}
+
+/** The wire id of a service class. */
+export function serviceIdOf(service: ServiceClass): string {
+  const declared = Object.prototype.hasOwnProperty.call(service, "id") ? service.id : undefined;
+  return declared ?? service.name;
+}

@@ -1,6 +1,6 @@
 // The App a user builds: it wires the registry, the node runtime, metrics, the cluster port and the admin endpoint.
 
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { startAdminServer, type AdminServer } from "./admin/admin-server.js";
 import { runApp } from "./cli/run-app.js";
@@ -154,9 +154,10 @@ export class App {
       this.#runtime = runtime;
       this.#port = await ReservedPort.listen(config.host, config.port);
       for (const id of config.services ?? this.#registry.ids) await runtime.activate(id);
-      if (config.http !== undefined) this.#admin = await startAdminServer(this, config.http, logger);
-      this.#startedAt = new Date().toISOString();
+      // Running before the admin endpoint opens, so its first /health already says "ok".
       this.#state = "running";
+      this.#startedAt = new Date().toISOString();
+      if (config.http !== undefined) this.#admin = await startAdminServer(this, config.http, logger);
       logger.info({ port: this.port, http: this.httpUrl, services: [...runtime.mailboxes.keys()] }, "node started");
     } catch (error) {
       await this.#release();
@@ -188,8 +189,7 @@ export class App {
     this.#state = "stopping";
     const runtime = this.#runtime!;
     this.#logger?.info("stopping: draining queued and in-flight messages");
-    await this.#admin?.close();
-    this.#admin = undefined;
+    // The admin endpoint stays up while draining: /health answers "stopping" and publishes get STOPPING.
     await runtime.deactivateAll(runtime.clock.now() + timeoutMs);
     await this.#release();
     this.#state = "stopped";
@@ -245,13 +245,12 @@ export class App {
     return { contentType: metrics.contentType, body: await metrics.text() };
   }
 
-  /** True when `candidate` is one of the node's tokens; compares in constant time. */
+  /** True when `candidate` is one of the node's tokens; compares digests in constant time, so not even the length leaks. */
   acceptsToken(candidate: string): boolean {
-    const given = Buffer.from(candidate);
+    const given = createHash("sha256").update(candidate).digest();
     let match = false;
     for (const token of this.#config?.tokens ?? []) {
-      const expected = Buffer.from(token);
-      if (expected.length === given.length && timingSafeEqual(expected, given)) match = true;
+      if (timingSafeEqual(createHash("sha256").update(token).digest(), given)) match = true;
     }
     return match;
   }

@@ -10,8 +10,10 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+const origin = performance.timeOrigin;
+
 export const systemClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
+  now: () => origin + performance.now(),
   setTimeout(fn, delayMs) {
     const timer = setTimeout(fn, delayMs);
     timer.unref();

@@ -15,11 +15,8 @@ export interface DeliveryHost {
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent: Delivery): Promise<unknown>;
 }
 
-/** Where a request's reply goes. Publishes have none. */
-export interface ReplySink {
-  resolve(value: unknown): void;
-  reject(error: KaffixError): void;
-}
+type Resolve = (value: unknown) => void;
+type Reject = (error: KaffixError) => void;
 
 const noop = () => {};
 
@@ -30,7 +27,6 @@ export class Delivery implements Context {
   readonly deadline: number;
   readonly log: Logger;
   readonly #host: DeliveryHost;
-  readonly #reply: ReplySink | undefined;
   // Mutable state, owned by the mailbox.
   attempt = 0;
   /** Clock time the current attempt started, or 0 when it is not being timed. */
@@ -38,14 +34,22 @@ export class Delivery implements Context {
   /** True once a request's caller has its answer (reply, error or timeout): later outcomes are dropped. */
   settled = false;
   #pending: Promise<void>[] | undefined;
+  /** Set for requests only: where the reply goes. */
+  #resolve: Resolve | undefined;
+  #reject: Reject | undefined;
 
-  constructor(host: DeliveryHost, service: string, log: Logger, message: unknown, deadline: number, reply?: ReplySink) {
+  constructor(host: DeliveryHost, service: string, log: Logger, message: unknown, deadline: number) {
     this.#host = host;
     this.service = service;
     this.log = log;
     this.message = message;
     this.deadline = deadline;
-    this.#reply = reply;
+  }
+
+  /** Makes this delivery a request whose outcome settles a caller's promise. */
+  expectReply(resolve: Resolve, reject: Reject): void {
+    this.#resolve = resolve;
+    this.#reject = reject;
   }
 
   get node(): string {
@@ -53,7 +57,7 @@ export class Delivery implements Context {
   }
 
   get isRequest(): boolean {
-    return this.#reply !== undefined;
+    return this.#resolve !== undefined;
   }
 
   publish<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: PublishOptions): Promise<void> {
@@ -79,14 +83,14 @@ export class Delivery implements Context {
   }
 
   resolve(value: unknown): void {
-    if (this.settled) return;
+    if (this.settled || this.#resolve === undefined) return;
     this.settled = true;
-    this.#reply?.resolve(value);
+    this.#resolve(value);
   }
 
   reject(error: KaffixError): void {
-    if (this.settled) return;
+    if (this.settled || this.#reject === undefined) return;
     this.settled = true;
-    this.#reply?.reject(error);
+    this.#reject(error);
   }
 }

@@ -122,9 +122,9 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;
     }
-    const now = this.clock.now();
-    const waitUntil = Math.min(now + (options?.timeoutMs ?? DEFAULT_TIMEOUT_MS), parent === undefined ? Infinity : parent.deadline);
-    return mailbox.offer(new Delivery(this, mailbox.id, mailbox.log, message, Infinity), waitUntil);
+    let waitMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (parent !== undefined && parent.deadline !== Infinity) waitMs = Math.min(waitMs, parent.deadline - this.clock.now());
+    return mailbox.offer(new Delivery(this, mailbox.id, mailbox.log, message, Infinity), waitMs);
   }
 
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent?: Delivery): Promise<unknown> {
@@ -135,24 +135,14 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;
     }
-    const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const deadline = Math.min(this.clock.now() + timeoutMs, parent === undefined ? Infinity : parent.deadline);
-    const deadlines = this.#deadlines;
-    return new Promise((resolve, reject) => {
-      const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline, {
-        resolve(value) {
-          deadlines.untrack(delivery);
-          resolve(value);
-        },
-        reject(error) {
-          deadlines.untrack(delivery);
-          reject(error);
-        },
-      });
-      deadlines.track(delivery);
-      const accepted = mailbox.offer(delivery, deadline);
-      if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
-    });
+    const now = this.clock.now();
+    const deadline = Math.min(now + (options?.timeoutMs ?? DEFAULT_TIMEOUT_MS), parent === undefined ? Infinity : parent.deadline);
+    const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
+    const reply = new Promise((resolve, reject) => delivery.expectReply(resolve, reject));
+    this.#deadlines.track(delivery);
+    const accepted = mailbox.offer(delivery, deadline - now);
+    if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
+    return reply;
   }
 
   /** Resolves once every active service has nothing queued and nothing in flight. */
@@ -200,7 +190,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       });
       mailbox.failed++;
       mailbox.deadLettered++;
-      this.deadLetters.add({ service: mailbox.id, message, error: error.toWire(), attempts: 0, at: new Date().toISOString() });
+      this.deadLetters.add({ service: mailbox.id, message, error: error.toWire(), attempts: 0, at: new Date(this.clock.now()).toISOString() });
       mailbox.log.warn({ service: mailbox.id, error: reason }, "message failed its schema and was dead-lettered");
       return error;
     }

@@ -13,11 +13,13 @@ export interface Expirable {
 /**
  * A request is rejected with TIMEOUT at most `resolutionMs` after its deadline. One timer per node
  * runs only while requests are pending, which keeps the request path free of per-call timers.
+ * Tracking is an array append; answered requests are dropped by the next sweep rather than removed
+ * one by one, which measured faster than a Set under many requests in flight.
  */
 export class RequestDeadlines {
   readonly #clock: Clock;
   readonly #resolutionMs: number;
-  readonly #pending = new Set<Expirable>();
+  #pending: Expirable[] = [];
   #timer: TimerHandle | undefined;
 
   constructor(clock: Clock, resolutionMs = 10) {
@@ -25,24 +27,17 @@ export class RequestDeadlines {
     this.#resolutionMs = resolutionMs;
   }
 
-  get size(): number {
-    return this.#pending.size;
-  }
-
   track(request: Expirable): void {
-    this.#pending.add(request);
+    this.#pending.push(request);
     if (this.#timer === undefined) this.#arm();
-  }
-
-  untrack(request: Expirable): void {
-    this.#pending.delete(request);
   }
 
   /** Rejects every pending request with `error`, e.g. when the node stops. */
   rejectAll(error: KaffixError): void {
-    for (const request of this.#pending) request.reject(error);
-    this.#pending.clear();
+    const pending = this.#pending;
+    this.#pending = [];
     this.#disarm();
+    for (const request of pending) if (!request.settled) request.reject(error);
   }
 
   #arm(): void {
@@ -57,14 +52,18 @@ export class RequestDeadlines {
   #sweep(): void {
     this.#timer = undefined;
     const now = this.#clock.now();
-    for (const request of this.#pending) {
-      if (request.settled) {
-        this.#pending.delete(request);
-      } else if (request.deadline <= now) {
-        this.#pending.delete(request);
-        request.reject(new KaffixError("TIMEOUT", `no reply from service "${request.service}" before the deadline`));
-      }
+    const pending = this.#pending;
+    const expired: Expirable[] = [];
+    let kept = 0;
+    for (const request of pending) {
+      if (request.settled) continue;
+      if (request.deadline <= now) expired.push(request);
+      else pending[kept++] = request;
     }
-    if (this.#pending.size > 0) this.#arm();
+    pending.length = kept;
+    if (kept > 0) this.#arm();
+    for (const request of expired) {
+      request.reject(new KaffixError("TIMEOUT", `no reply from service "${request.service}" before the deadline`));
+    }
   }
 }

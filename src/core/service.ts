@@ -26,8 +26,11 @@ export type ServiceClass<S extends Service<any, any> = Service<any, any>> = (new
   id?: string;
 };
 
-/** The message type a service class accepts, read from its `onMessage` signature. */
-export type MessageOf<C extends ServiceClass> = Parameters<InstanceType<C>["onMessage"]>[0];
+/**
+ * The message type a service class accepts: inferred from the class, so both `Service<M>` and the
+ * parameter type of `onMessage` count (a handler that ignores its message still accepts `M`).
+ */
+export type MessageOf<C extends ServiceClass> = InstanceType<C> extends Service<infer M, any> ? M : never;
 
 /** What `request` resolves to for a service class: the awaited return type of `onMessage`. */
 export type ReplyOf<C extends ServiceClass> = Awaited<ReturnType<InstanceType<C>["onMessage"]>>;

@@ -1,0 +1,5 @@
+// kaffix/testing: helpers for testing Kaffix services without a real cluster.
+
+export { ManualClock, settle } from "./manual-clock.js";
+export { startTestCluster } from "./test-cluster.js";
+export type { TestCluster, TestClusterOptions } from "./test-cluster.js";

@@ -44,7 +44,7 @@ test("a request resolves with the handler's return value", async () => {
 
 test("a service's id is its class name unless it sets static id", () => {
   class Named extends Service<void> {
-    static override id = "billing.invoices";
+    static id = "billing.invoices";
     onMessage() {}
   }
   const app = new App({ name: "t" }).addService(Named).addService(Recorder);
@@ -53,11 +53,11 @@ test("a service's id is its class name unless it sets static id", () => {
 
 test("adding two services with one id fails at addService", () => {
   class A extends Service<void> {
-    static override id = "same";
+    static id = "same";
     onMessage() {}
   }
   class B extends Service<void> {
-    static override id = "same";
+    static id = "same";
     onMessage() {}
   }
   const app = new App({ name: "t" }).addService(A);

@@ -9,8 +9,8 @@ import type { Context } from "./context.js";
  * The reply type of `ctx.request(S, …)` is whatever `onMessage` returns (awaited).
  */
 export abstract class Service<Message = unknown, Reply = unknown> {
-  /** Wire id; the class name when not set. Must be stable across the nodes of a cluster. */
-  static id?: string;
+  // A subclass may declare `static id = "..."` as its wire id (the class name otherwise). It is not
+  // declared here so that subclasses need no `override` keyword under noImplicitOverride.
 
   abstract onMessage(message: Message, ctx: Context): Reply | Promise<Reply>;
 
@@ -23,6 +23,7 @@ export abstract class Service<Message = unknown, Reply = unknown> {
 
 /** A concrete service class, as passed to `addService`, `publish` and `request`. */
 export type ServiceClass<S extends Service<any, any> = Service<any, any>> = (new () => S) & {
+  /** Wire id; the class name when not set. Must be the same on every node of a cluster. */
   id?: string;
 };
 

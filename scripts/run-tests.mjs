@@ -29,7 +29,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files.sort()],
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=60000", "--test-reporter=spec", ...files.sort()],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

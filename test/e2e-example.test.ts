@@ -1,0 +1,194 @@
+// The double-number example as a user runs it: real processes, real ports, a real file, real signals.
+
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const MAIN = "examples/double-number/main.ts";
+// Generous bounds: a cold `--import tsx` start on a loaded CI machine can take a few seconds.
+const START_BOUND_MS = 20_000;
+const EXIT_BOUND_MS = 15_000;
+
+const dir = mkdtempSync(join(tmpdir(), "kaffix-e2e-"));
+const running = new Set<ChildProcess>();
+
+after(() => {
+  for (const child of running) child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Spawned {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first stdout line matching `pattern`; rejects if none comes within the bound. */
+  line(pattern: RegExp, boundMs?: number): Promise<string>;
+  /** Resolves with the exit code (null when killed by a signal); kills and rejects after the bound. */
+  exited(boundMs?: number): Promise<number | null>;
+}
+
+function run(args: readonly string[], env: NodeJS.ProcessEnv = {}): Spawned {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  // A token in the test runner's own environment must not leak into the cases that expect none.
+  if (!("KAFFIX_TOKEN" in env)) delete childEnv.KAFFIX_TOKEN;
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  let out = "";
+  let err = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  const exit = new Promise<number | null>((resolve) => {
+    child.on("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    });
+  });
+  const describeOutput = () => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    line(pattern, boundMs = START_BOUND_MS) {
+      return new Promise((resolve, reject) => {
+        const find = () => out.split("\n").find((l) => pattern.test(l));
+        const timer = setTimeout(() => finish(new Error(`no stdout line matched ${pattern} within ${boundMs} ms${describeOutput()}`)), boundMs);
+        const onData = () => {
+          const found = find();
+          if (found !== undefined) finish(found);
+        };
+        const onExit = () => setImmediate(() => finish(find() ?? new Error(`process exited before printing ${pattern}${describeOutput()}`)));
+        function finish(result: string | Error) {
+          clearTimeout(timer);
+          child.stdout!.off("data", onData);
+          child.off("exit", onExit);
+          if (typeof result === "string") resolve(result);
+          else reject(result);
+        }
+        child.stdout!.on("data", onData);
+        child.on("exit", onExit);
+        onData();
+      });
+    },
+    async exited(boundMs = EXIT_BOUND_MS) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          reject(new Error(`process did not exit within ${boundMs} ms${describeOutput()}`));
+        }, boundMs);
+      });
+      try {
+        return await Promise.race([exit, bound]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+async function waitForFile(path: string, wanted: string, boundMs: number): Promise<string> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    let text = "";
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      // Not written yet.
+    }
+    if (text.split("\n").includes(wanted)) return text;
+    if (Date.now() > deadline) assert.fail(`${path} did not contain ${wanted} within ${boundMs} ms; it holds ${JSON.stringify(text)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const strongToken = () => randomBytes(32).toString("base64url");
+
+describe("the double-number example", () => {
+  test("doubles a number posted to the admin endpoint, saves it, and exits 0 on SIGTERM", async () => {
+    const saveFile = join(dir, "saved-numbers.txt");
+    const node = run([MAIN, `--token=${strongToken()}`, "--port", "0", "--http", "0"], { SAVE_NUMBERS_FILE: saveFile });
+    const runningLine = await node.line(/^Running Double Number on port \d+$/);
+    assert.notEqual(Number(runningLine.split(" ").at(-1)), 0);
+    const adminLine = await node.line(/^Admin endpoint: /);
+    const adminUrl = adminLine.slice("Admin endpoint: ".length);
+    assert.match(adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const response = await fetch(`${adminUrl}/publish/DoubleNumberService`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ number: 21 }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.ok(response.ok, `POST /publish answered ${response.status}: ${await response.text()}`);
+    await waitForFile(saveFile, "42", 10_000);
+
+    node.child.kill("SIGTERM");
+    assert.equal(await node.exited(), 0, node.stderr());
+  });
+
+  test("without a token it exits with code 2 and says a token is required", async () => {
+    const node = run([MAIN, "--port", "0"]);
+    assert.equal(await node.exited(), 2);
+    assert.match(node.stderr(), /token/);
+    assert.match(node.stderr(), /kaffix token/);
+    assert.doesNotMatch(node.stdout(), /^Running/m);
+  });
+
+  test("a port that is not a number exits with code 2 and quotes it", async () => {
+    const node = run([MAIN, `--token=${strongToken()}`, "--port", "abc"]);
+    assert.equal(await node.exited(), 2);
+    assert.match(node.stderr(), /error: --port must be an integer from 0 to 65535, got "abc"/);
+    assert.match(node.stderr(), /--help/);
+  });
+
+  test("--help prints the usage on stdout and exits 0", async () => {
+    const node = run([MAIN, "--help"]);
+    assert.equal(await node.exited(), 0);
+    assert.match(node.stdout(), /Usage: /);
+    assert.match(node.stdout(), /--token/);
+    assert.match(node.stdout(), /--peer=host:12345/);
+    assert.equal(node.stderr(), "");
+  });
+
+  test("a cluster port already in use makes it exit non-zero and name the port", async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const node = run([MAIN, `--token=${strongToken()}`, "--host", "127.0.0.1", "--port", String(port)], {
+        SAVE_NUMBERS_FILE: join(dir, "unused.txt"),
+      });
+      const code = await node.exited();
+      assert.notEqual(code, 0);
+      assert.notEqual(code, null);
+      assert.match(node.stderr(), new RegExp(`EADDRINUSE|port ${port}`));
+      assert.doesNotMatch(node.stdout(), /^Running/m);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
+
+describe("the kaffix command", () => {
+  test("kaffix token prints a strong base64url token", async () => {
+    const cli = run(["src/cli/kaffix.ts", "token"]);
+    assert.equal(await cli.exited(), 0, cli.stderr());
+    const token = cli.stdout().trim();
+    assert.match(token, /^[A-Za-z0-9_-]{43,}$/);
+    assert.ok(!token.startsWith("-"), "a token starting with - would read as a flag after --token");
+    assert.ok(cli.stdout().endsWith("\n"));
+  });
+
+  test("an unknown command exits with code 2 and names it", async () => {
+    const cli = run(["src/cli/kaffix.ts", "frobnicate"]);
+    assert.equal(await cli.exited(), 2);
+    assert.match(cli.stderr(), /unknown command "frobnicate"/);
+  });
+});

@@ -1,11 +1,12 @@
 // One service on one node: a bounded queue, a concurrency limit, retries, dead letters and the counters behind /metrics.
 
 import { KaffixError, toKaffixError } from "../errors.js";
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock } from "./clock.js";
 import type { DeadLetters } from "./dead-letters.js";
 import { ACCEPTED, type Delivery } from "./delivery.js";
 import type { DrainScheduler } from "./drain-scheduler.js";
 import { RingQueue } from "./ring-queue.js";
+import { WaitingPublishers } from "./waiting-publishers.js";
 import type { Logger } from "pino";
 import type { MessageSchema, Service } from "./service.js";
 
@@ -28,17 +29,9 @@ export interface MailboxHost {
   random(): number;
 }
 
-interface Waiter {
-  delivery: Delivery;
-  resolve(): void;
-  reject(error: KaffixError): void;
-  timer: TimerHandle;
-  done: boolean;
-}
-
 const MAX_BACKOFF_MS = 30_000;
 /** Handlers started by one drain before it hands the thread back, so one busy service cannot monopolize it. */
-const DRAIN_BATCH = 256;
+const DRAIN_BATCH = 1024;
 /** One handler run in this many is timed for the duration histogram (a power of two). */
 export const DURATION_SAMPLE_EVERY = 8;
 
@@ -52,7 +45,7 @@ export class Mailbox {
   readonly #host: MailboxHost;
   readonly #queue: RingQueue<Delivery>;
   /** Publishers waiting for room; bounded like the queue, so back-pressure itself cannot grow without limit. */
-  readonly #waiters: RingQueue<Waiter>;
+  readonly #waiters: WaitingPublishers;
   readonly #drain = () => this.#drainNow();
   // Mutable state.
   #inFlight = 0;
@@ -81,7 +74,7 @@ export class Mailbox {
     this.settings = settings;
     this.#host = host;
     this.#queue = new RingQueue(settings.queueLimit);
-    this.#waiters = new RingQueue(settings.queueLimit);
+    this.#waiters = new WaitingPublishers(host.clock, settings.queueLimit);
   }
 
   get queued(): number {
@@ -110,26 +103,13 @@ export class Mailbox {
       return ACCEPTED;
     }
     if (waitMs <= 0 || this.#waiters.isFull) return Promise.reject(this.#queueFull());
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { delivery, resolve, reject, timer: undefined as unknown as TimerHandle, done: false };
-      waiter.timer = this.#host.clock.setTimeout(() => {
-        if (waiter.done) return;
-        waiter.done = true;
-        reject(this.#queueFull());
-      }, waitMs);
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.wait(delivery, waitMs, this.#queueFull);
   }
 
   /** Refuses new messages; what is queued or in flight still runs. */
   close(): void {
     this.#closed = true;
-    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
-      if (w.done) continue;
-      w.done = true;
-      this.#host.clock.clearTimeout(w.timer);
-      w.reject(new KaffixError("STOPPING", `service "${this.id}" stopped before the message could be queued`));
-    }
+    this.#waiters.rejectAll(new KaffixError("STOPPING", `service "${this.id}" stopped before the message could be queued`));
   }
 
   /** Removes what is still queued (after a drain deadline passed) and returns it. */
@@ -137,11 +117,10 @@ export class Mailbox {
     return this.#queue.drain();
   }
 
-  #queueFull(): KaffixError {
-    return new KaffixError("QUEUE_FULL", `queue of service "${this.id}" is full (${this.settings.queueLimit} messages)`, {
+  readonly #queueFull = (): KaffixError =>
+    new KaffixError("QUEUE_FULL", `queue of service "${this.id}" is full (${this.settings.queueLimit} messages)`, {
       data: { service: this.id, queueLimit: this.settings.queueLimit },
     });
-  }
 
   #schedule(): void {
     this.#scheduled = true;
@@ -167,17 +146,12 @@ export class Mailbox {
     else if (this.isIdle) this.#host.onIdle();
   }
 
-  /** Moves the oldest live waiter into the queue now that there is room. */
+  /** Moves the oldest waiting publisher's message into the queue now that there is room. */
   #admitWaiter(): void {
-    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) {
-      if (w.done) continue;
-      w.done = true;
-      this.#host.clock.clearTimeout(w.timer);
-      this.#queue.push(w.delivery);
-      this.received++;
-      w.resolve();
-      return;
-    }
+    const delivery = this.#waiters.admit();
+    if (delivery === undefined) return;
+    this.#queue.push(delivery);
+    this.received++;
   }
 
   #run(delivery: Delivery): void {

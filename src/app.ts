@@ -78,6 +78,7 @@ export class App {
   #port: ReservedPort | undefined;
   #admin: AdminServer | undefined;
   #startedAt: string | undefined;
+  #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(options: AppOptions) {
@@ -124,8 +125,15 @@ export class App {
   }
 
   /** Starts the node: binds the cluster port, starts the services it may run, then the admin endpoint. */
-  async start(options: StartOptions = {}): Promise<void> {
-    if (this.#state !== "idle") throw new KaffixError("ALREADY_STARTED", `start() called on an app that is ${this.#state}`);
+  start(options: StartOptions = {}): Promise<void> {
+    if (this.#state !== "idle") {
+      return Promise.reject(new KaffixError("ALREADY_STARTED", `start() called on an app that is ${this.#state}`));
+    }
+    this.#starting = this.#start(options);
+    return this.#starting;
+  }
+
+  async #start(options: StartOptions): Promise<void> {
     const config = resolveStartOptions(options, this.#registry.ids, () => randomBytes(32).toString("base64url"));
     this.#state = "starting";
     this.#config = config;
@@ -153,13 +161,16 @@ export class App {
       });
       this.#runtime = runtime;
       this.#port = await ReservedPort.listen(config.host, config.port);
-      for (const id of config.services ?? this.#registry.ids) await runtime.activate(id);
+      await runtime.activateAll(config.services ?? this.#registry.ids);
       // Running before the admin endpoint opens, so its first /health already says "ok".
       this.#state = "running";
       this.#startedAt = new Date().toISOString();
       if (config.http !== undefined) this.#admin = await startAdminServer(this, config.http, logger);
       logger.info({ port: this.port, http: this.httpUrl, services: [...runtime.mailboxes.keys()] }, "node started");
     } catch (error) {
+      // Undo what started: services whose onStart ran get their onStop, ports are released.
+      const runtime = this.#runtime;
+      if (runtime !== undefined) await runtime.deactivateAll(runtime.clock.now());
       await this.#release();
       this.#state = "stopped";
       throw error;
@@ -181,11 +192,20 @@ export class App {
       this.#state = "stopped";
       return Promise.resolve();
     }
-    this.#stopping = this.#stop(options.timeoutMs ?? 10_000);
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
+      return Promise.reject(new KaffixError("INVALID_ARGUMENT", `stop timeoutMs must be a number ≥ 0, got ${String(timeoutMs)}`));
+    }
+    this.#stopping = this.#stop(timeoutMs);
     return this.#stopping;
   }
 
   async #stop(timeoutMs: number): Promise<void> {
+    if (this.#state === "starting") {
+      // A stop during start waits for the start to finish (or fail) and then undoes it.
+      await this.#starting?.catch(() => {});
+      if (this.state !== "running") return; // the getter: TypeScript would keep the narrowing from before the await
+    }
     this.#state = "stopping";
     const runtime = this.#runtime!;
     this.#logger?.info("stopping: draining queued and in-flight messages");

@@ -3,8 +3,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { App } from "../app.js";
-import type { HttpOptions } from "../core/start-options.js";
+import type { App } from "../index.js";
+import type { HttpOptions } from "../index.js";
 import { KaffixError } from "../errors.js";
 import { checkBearer, isLoopback } from "./bearer-auth.js";
 import { answerClientError, sendError, type HeaderMap } from "./respond.js";

@@ -2,7 +2,7 @@
 
 import type { IncomingMessage } from "node:http";
 import { BlockList, isIP } from "node:net";
-import type { App } from "../app.js";
+import type { App } from "../index.js";
 import { KaffixError } from "../errors.js";
 
 const loopback = new BlockList();

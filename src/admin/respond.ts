@@ -83,7 +83,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
       : error.code === "HPE_HEADER_OVERFLOW"
         ? [431, "BAD_REQUEST", "the request headers are too large"]
         : [400, "BAD_REQUEST", "the request is not valid HTTP"];
-  const body = JSON.stringify({ code, message, retryable: false });
+  const body = JSON.stringify({ code, message, retryable: code === "TIMEOUT" });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

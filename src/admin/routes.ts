@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { App } from "../app.js";
+import type { App, DeadLetter } from "../index.js";
 import { KaffixError } from "../errors.js";
 import { readJsonBody } from "./read-body.js";
 import { sendJson, sendText } from "./respond.js";
@@ -53,7 +53,7 @@ const cluster: Route = {
 const deadLetters: Route = {
   methods: GET,
   async handle({ app, res }) {
-    sendJson(res, 200, { deadLetters: app.deadLetters() });
+    sendJson(res, 200, { deadLetters: app.deadLetters().map(jsonSafe) });
   },
 };
 
@@ -139,4 +139,17 @@ function timeoutOf(query: URLSearchParams): number | undefined {
     });
   }
   return value;
+}
+
+/**
+ * Local messages are never serialized, so a dead letter may hold a BigInt or a cycle; one such entry
+ * must not break the listing of all the others.
+ */
+function jsonSafe(letter: DeadLetter): DeadLetter {
+  try {
+    JSON.stringify(letter.message);
+    return letter;
+  } catch {
+    return { ...letter, message: { unserializable: Object.prototype.toString.call(letter.message) } };
+  }
 }

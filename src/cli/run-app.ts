@@ -1,6 +1,6 @@
 // What `app.run()` does: read the command line, start the node, print where it runs, stop cleanly on a signal.
 
-import type { App } from "../app.js";
+import type { App } from "../index.js";
 import { KaffixError } from "../errors.js";
 import { kaffixVersion } from "./kaffix-version.js";
 import { parseArgs, usage, type Command } from "./parse-args.js";
@@ -40,6 +40,8 @@ export async function runApp(app: App, argv: readonly string[], env: NodeJS.Proc
     proc.stdout(`${app.name} ${app.version}\nkaffix ${kaffixVersion()}\n`);
     return proc.exit(0);
   }
+  // Signals count from here on: a Ctrl-C during start stops the node cleanly once it is up.
+  stopOnSignals(app, proc);
   try {
     await app.start(command.options);
   } catch (error) {
@@ -48,7 +50,6 @@ export async function runApp(app: App, argv: readonly string[], env: NodeJS.Proc
   }
   proc.stdout(`Running ${app.name} on port ${app.port}\n`);
   if (app.httpUrl !== undefined) proc.stdout(`Admin endpoint: ${app.httpUrl}\n`);
-  stopOnSignals(app, proc);
 }
 
 function stopOnSignals(app: App, proc: CliProcess): void {

@@ -1,6 +1,7 @@
 // Time as an injected dependency, so that timeouts, retries and deadlines run under a fake clock in tests.
 
-export type TimerHandle = { readonly __timer: unique symbol } | object;
+/** Whatever a clock returns from setTimeout; only that clock knows what it is. */
+export type TimerHandle = object;
 
 export interface Clock {
   /** Milliseconds on a monotonic-enough scale; only differences are meaningful. */

@@ -1,14 +1,14 @@
 // One service on one node: a bounded queue, a concurrency limit, retries, dead letters and the counters behind /metrics.
 
+import type { Logger } from "pino";
 import { KaffixError, toKaffixError } from "../errors.js";
-import type { Clock } from "./clock.js";
+import type { Clock, TimerHandle } from "./clock.js";
 import type { DeadLetters } from "./dead-letters.js";
 import { ACCEPTED, type Delivery } from "./delivery.js";
 import type { DrainScheduler } from "./drain-scheduler.js";
 import { RingQueue } from "./ring-queue.js";
-import { WaitingPublishers } from "./waiting-publishers.js";
-import type { Logger } from "pino";
 import type { MessageSchema, Service } from "./service.js";
+import { WaitingPublishers } from "./waiting-publishers.js";
 
 export interface MailboxSettings {
   concurrency: number;
@@ -51,7 +51,14 @@ export class Mailbox {
   #inFlight = 0;
   #timingTick = 0;
   #scheduled = false;
+  /** Created but not started: messages queue up, handlers wait until every service's onStart ran. */
+  #paused = true;
+  /** No new messages; queued and in-flight ones still run. */
   #closed = false;
+  /** Past the stop deadline: nothing runs any more and late outcomes are ignored. */
+  #halted = false;
+  /** Published messages waiting out a retry backoff; they hold their concurrency slot. */
+  readonly #retrying = new Map<Delivery, TimerHandle>();
   // Counters, read by /metrics.
   received = 0;
   processed = 0;
@@ -106,15 +113,46 @@ export class Mailbox {
     return this.#waiters.wait(delivery, waitMs, this.#queueFull);
   }
 
+  /** Lets handlers run; messages offered while paused were queued and start now. */
+  resume(): void {
+    this.#paused = false;
+    if (this.#queue.length > 0 && !this.#scheduled) this.#schedule();
+  }
+
   /** Refuses new messages; what is queued or in flight still runs. */
   close(): void {
     this.#closed = true;
     this.#waiters.rejectAll(new KaffixError("STOPPING", `service "${this.id}" stopped before the message could be queued`));
   }
 
-  /** Removes what is still queued (after a drain deadline passed) and returns it. */
-  abandonQueued(): Delivery[] {
-    return this.#queue.drain();
+  /**
+   * Stops everything after a stop deadline: cancels pending retries and returns what will now never
+   * be processed here (queued and retrying messages); handlers still running finish unobserved.
+   */
+  halt(): Delivery[] {
+    this.close();
+    this.#halted = true;
+    const abandoned = this.#queue.drain();
+    for (const [delivery, timer] of this.#retrying) {
+      this.#host.clock.clearTimeout(timer);
+      abandoned.push(delivery);
+    }
+    this.#retrying.clear();
+    return abandoned;
+  }
+
+  /** Records a message that failed for good: dead-letter list, counters, one log line. */
+  deadLetter(message: unknown, error: KaffixError, attempts: number): void {
+    this.failed++;
+    this.deadLettered++;
+    this.#host.deadLetters.add({
+      service: this.id,
+      message,
+      error: error.toWire(),
+      attempts,
+      at: new Date(this.#host.clock.now()).toISOString(),
+    });
+    this.log.warn({ attempts, error: error.message, code: error.code }, "message dead-lettered");
   }
 
   readonly #queueFull = (): KaffixError =>
@@ -123,6 +161,7 @@ export class Mailbox {
     });
 
   #schedule(): void {
+    if (this.#paused || this.#halted) return;
     this.#scheduled = true;
     this.#host.scheduler.schedule(this.#drain);
   }
@@ -136,7 +175,10 @@ export class Mailbox {
       const delivery = this.#queue.shift();
       if (delivery === undefined) break;
       this.#admitWaiter();
-      if (delivery.settled) continue; // a request whose caller already timed out
+      if (delivery.settled) {
+        this.failed++; // a request whose caller already timed out
+        continue;
+      }
       this.#inFlight++;
       dispatched++;
       this.#run(delivery);
@@ -155,6 +197,7 @@ export class Mailbox {
   }
 
   #run(delivery: Delivery): void {
+    this.#retrying.delete(delivery);
     delivery.attempt++;
     // Durations are sampled: reading the clock twice per message would cost more than a fast handler.
     delivery.startedAt = (++this.#timingTick & (DURATION_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
@@ -189,6 +232,7 @@ export class Mailbox {
   }
 
   #succeed(delivery: Delivery, value: unknown): void {
+    if (this.#halted) return;
     if (delivery.startedAt !== 0) this.#host.observeDuration(this.id, (performance.now() - delivery.startedAt) / 1000);
     this.processed++;
     delivery.resolve(value);
@@ -196,12 +240,14 @@ export class Mailbox {
   }
 
   #fail(delivery: Delivery, thrown: unknown): void {
+    if (this.#halted) return;
     const error = toKaffixError(thrown);
     delivery.takePending(); // a retry starts with a clean slate
     if (delivery.isRequest) {
-      // The caller is waiting and owns the decision to retry.
+      // The caller is waiting and owns the decision to retry. It gets the wire form, exactly what a
+      // caller on another node would get: no stack, no cause.
       this.failed++;
-      delivery.reject(error);
+      delivery.reject(KaffixError.fromWire(error.toWire()));
       this.#release();
       return;
     }
@@ -211,22 +257,10 @@ export class Mailbox {
       const base = this.settings.retryBackoffMs * 2 ** (delivery.attempt - 1);
       const delayMs = Math.min(MAX_BACKOFF_MS, base / 2 + this.#host.random() * (base / 2));
       // The message keeps its concurrency slot while it waits: retries cannot overrun the limit.
-      this.#host.clock.setTimeout(() => this.#run(delivery), delayMs);
+      this.#retrying.set(delivery, this.#host.clock.setTimeout(() => this.#run(delivery), delayMs));
       return;
     }
-    this.failed++;
-    this.deadLettered++;
-    this.#host.deadLetters.add({
-      service: this.id,
-      message: delivery.message,
-      error: error.toWire(),
-      attempts: delivery.attempt,
-      at: new Date(this.#host.clock.now()).toISOString(),
-    });
-    delivery.log.warn(
-      { service: this.id, attempts: delivery.attempt, error: error.message, code: error.code },
-      "message dead-lettered after its last attempt failed",
-    );
+    this.deadLetter(delivery.message, error, delivery.attempt);
     this.#release();
   }
 

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import { KaffixError, toKaffixError } from "../errors.js";
 import { LocalRouter } from "../routing/local-router.js";
-import type { Clock } from "./clock.js";
+import type { Clock, TimerHandle } from "./clock.js";
 import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
 import { ACCEPTED, Delivery, type DeliveryHost } from "./delivery.js";
@@ -14,6 +14,18 @@ import type { ServiceRegistry } from "./service-registry.js";
 import type { ServiceClass } from "./service.js";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** setTimeout's own limit (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** The `timeoutMs` of publish/request options, checked; a bad one is an INVALID_ARGUMENT, never a hang. */
+function timeoutOf(options: { timeoutMs?: number } | undefined): number | KaffixError {
+  const timeoutMs = options?.timeoutMs;
+  if (timeoutMs === undefined) return DEFAULT_TIMEOUT_MS;
+  if (typeof timeoutMs === "number" && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS) return timeoutMs;
+  return new KaffixError("INVALID_ARGUMENT", `timeoutMs must be a number from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`, {
+    data: { field: "timeoutMs" },
+  });
+}
 
 export interface NodeRuntimeOptions {
   nodeId: string;
@@ -40,6 +52,8 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   // Mutable state.
   readonly #mailboxes = new Map<string, Mailbox>();
   #idleWaiters: (() => void)[] = [];
+  /** Set once the services are stopped: late publishes fail with STOPPING, not SERVICE_UNAVAILABLE. */
+  #stopped = false;
 
   constructor(options: NodeRuntimeOptions) {
     this.nodeId = options.nodeId;
@@ -57,64 +71,102 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     return this.#mailboxes;
   }
 
-  /** Creates the service, calls its onStart, then makes it routable. */
-  async activate(id: string): Promise<void> {
-    const registration = this.#registry.byId(id);
-    if (registration === undefined) throw new KaffixError("UNKNOWN_SERVICE", `no service "${id}" in this app`);
-    if (this.#mailboxes.has(id)) return;
-    const { options } = registration;
-    const log = this.logger.child({ service: id });
-    const instance = new registration.service();
-    const settings = {
-      concurrency: options.concurrency ?? 64,
-      queueLimit: options.queueLimit ?? 10_000,
-      retries: options.retries ?? 3,
-      retryBackoffMs: options.retryBackoffMs ?? 100,
-    };
-    const mailbox = new Mailbox(id, instance, settings, this, log, options.schema);
-    await instance.onStart?.(new Delivery(this, id, log, undefined, Infinity));
-    this.#mailboxes.set(id, mailbox);
-    this.#router.add(id, mailbox);
+  /**
+   * Starts the given services: creates each one, makes it routable but paused, runs every onStart
+   * (so an onStart may publish to any service, whatever the order they were added in), then lets
+   * handlers run. A failing onStart stops the services already started and rethrows.
+   */
+  async activateAll(ids: readonly string[]): Promise<void> {
+    const created: Mailbox[] = [];
+    for (const id of ids) {
+      const registration = this.#registry.byId(id);
+      if (registration === undefined) throw new KaffixError("UNKNOWN_SERVICE", `no service "${id}" in this app`);
+      const { options } = registration;
+      const settings = {
+        concurrency: options.concurrency ?? 64,
+        queueLimit: options.queueLimit ?? 10_000,
+        retries: options.retries ?? 3,
+        retryBackoffMs: options.retryBackoffMs ?? 100,
+      };
+      const log = this.logger.child({ service: id });
+      const mailbox = new Mailbox(id, new registration.service(), settings, this, log, options.schema);
+      created.push(mailbox);
+      this.#mailboxes.set(id, mailbox);
+      this.#router.add(id, mailbox);
+    }
+    const started: Mailbox[] = [];
+    try {
+      for (const mailbox of created) {
+        const ctx = new Delivery(this, mailbox.id, mailbox.log, undefined, Infinity);
+        await mailbox.instance.onStart?.(ctx);
+        started.push(mailbox);
+        await Promise.all(ctx.takePending() ?? []);
+      }
+    } catch (error) {
+      this.#stopped = true;
+      for (const mailbox of created) mailbox.halt();
+      await this.#callOnStop(started, Infinity);
+      this.#mailboxes.clear();
+      throw error;
+    }
+    for (const mailbox of created) mailbox.resume();
   }
 
   /**
-   * Stops routing to every service, waits until queued and in-flight work is done or `deadline`
-   * passes, fails what is left with STOPPING, then calls each service's onStop.
+   * Waits until queued and in-flight work is done or `deadline` passes, then stops every service:
+   * what is left fails with STOPPING (and is logged as lost), then each onStop runs, bounded by what
+   * is left of the deadline but given at least a second.
    */
   async deactivateAll(deadline: number): Promise<void> {
-    const idle = this.whenIdle();
-    const remainingMs = deadline - this.clock.now();
-    if (remainingMs > 0) {
-      let timer;
-      await Promise.race([idle, new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, remainingMs)))]);
-      if (timer !== undefined) this.clock.clearTimeout(timer);
-    }
+    // Mailboxes stay open while draining: handlers still running may publish to each other.
+    await this.#until(this.whenIdle(), deadline);
+    this.#stopped = true;
     const stopping = new KaffixError("STOPPING", "the node stopped before the message was processed");
     for (const mailbox of this.#mailboxes.values()) {
       this.#router.remove(mailbox.id);
-      mailbox.close();
-      const abandoned = mailbox.abandonQueued();
+      const inFlight = mailbox.inFlight;
+      const abandoned = mailbox.halt();
       for (const delivery of abandoned) delivery.reject(stopping);
       const published = abandoned.filter((delivery) => !delivery.isRequest).length;
-      if (published > 0 || mailbox.inFlight > 0) {
+      if (published > 0 || inFlight > 0) {
         this.logger.error(
-          { service: mailbox.id, abandoned: published, inFlight: mailbox.inFlight },
+          { service: mailbox.id, abandoned: published, inFlight },
           "stop deadline passed with messages unprocessed; they are lost on this node",
         );
       }
     }
     this.#deadlines.rejectAll(stopping);
-    for (const mailbox of this.#mailboxes.values()) {
+    await this.#callOnStop([...this.#mailboxes.values()], Math.max(deadline, this.clock.now() + 1000));
+    this.#mailboxes.clear();
+  }
+
+  async #callOnStop(mailboxes: Mailbox[], deadline: number): Promise<void> {
+    for (const mailbox of mailboxes) {
       try {
-        await mailbox.instance.onStop?.();
+        const stopped = await this.#until(Promise.resolve(mailbox.instance.onStop?.()).then(() => true), deadline);
+        if (!stopped) this.logger.error({ service: mailbox.id }, "onStop did not finish before the stop deadline");
       } catch (error) {
         this.logger.error({ service: mailbox.id, error: toKaffixError(error).message }, "onStop failed");
       }
     }
-    this.#mailboxes.clear();
+  }
+
+  /** Waits for `work` until `deadline` on the node's clock; resolves undefined when the deadline won. */
+  async #until<T>(work: Promise<T>, deadline: number): Promise<T | undefined> {
+    const remainingMs = deadline - this.clock.now();
+    if (remainingMs === Infinity) return work;
+    let timer: TimerHandle | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = this.clock.setTimeout(() => resolve(undefined), Math.max(0, remainingMs))));
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      this.clock.clearTimeout(timer!);
+    }
   }
 
   publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent?: Delivery): Promise<void> {
+    const timeoutMs = timeoutOf(options);
+    if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const mailbox = this.#route(target);
     if (!(mailbox instanceof Mailbox)) return Promise.reject(mailbox);
     if (parent === undefined && mailbox.schema !== undefined) {
@@ -122,12 +174,14 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;
     }
-    let waitMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let waitMs = timeoutMs;
     if (parent !== undefined && parent.deadline !== Infinity) waitMs = Math.min(waitMs, parent.deadline - this.clock.now());
     return mailbox.offer(new Delivery(this, mailbox.id, mailbox.log, message, Infinity), waitMs);
   }
 
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent?: Delivery): Promise<unknown> {
+    const timeoutMs = timeoutOf(options);
+    if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const mailbox = this.#route(target);
     if (!(mailbox instanceof Mailbox)) return Promise.reject(mailbox);
     if (parent === undefined && mailbox.schema !== undefined) {
@@ -136,7 +190,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       message = checked;
     }
     const now = this.clock.now();
-    const deadline = Math.min(now + (options?.timeoutMs ?? DEFAULT_TIMEOUT_MS), parent === undefined ? Infinity : parent.deadline);
+    const deadline = Math.min(now + timeoutMs, parent === undefined ? Infinity : parent.deadline);
     const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
     const reply = new Promise((resolve, reject) => delivery.expectReply(resolve, reject));
     this.#deadlines.track(delivery);
@@ -174,6 +228,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     }
     const mailbox = this.#router.pick(registration.id);
     if (mailbox !== undefined) return mailbox;
+    if (this.#stopped) return new KaffixError("STOPPING", `the node is stopping; "${registration.id}" takes no new messages`);
     return new KaffixError("SERVICE_UNAVAILABLE", `no running node serves "${registration.id}"`, {
       data: { service: registration.id },
     });
@@ -188,10 +243,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       const error = new KaffixError("VALIDATION_FAILED", `message for "${mailbox.id}" failed its schema: ${reason}`, {
         data: { service: mailbox.id },
       });
-      mailbox.failed++;
-      mailbox.deadLettered++;
-      this.deadLetters.add({ service: mailbox.id, message, error: error.toWire(), attempts: 0, at: new Date(this.clock.now()).toISOString() });
-      mailbox.log.warn({ service: mailbox.id, error: reason }, "message failed its schema and was dead-lettered");
+      mailbox.deadLetter(message, error, 0);
       return error;
     }
   }

@@ -9,6 +9,9 @@ import type { Context } from "./context.js";
  * The reply type of `ctx.request(S, …)` is whatever `onMessage` returns (awaited).
  */
 export abstract class Service<Message = unknown, Reply = unknown> {
+  /** Makes the type nominal: only classes that extend Service can be added, published or requested to. */
+  declare private readonly kaffixService: void;
+
   // A subclass may declare `static id = "..."` as its wire id (the class name otherwise). It is not
   // declared here so that subclasses need no `override` keyword under noImplicitOverride.
 
@@ -54,7 +57,7 @@ export interface ServiceOptions<M = unknown> {
   /** Validates messages that arrive from outside the process and from `app.publish`/`app.request`. */
   schema?: MessageSchema<M>;
   // Placement hints: accepted and validated now, acted on by the placement layer.
-  /** Replicas to keep on different nodes. Default 2 when the cluster has two nodes that may run it. */
+  /** Replicas to keep on different nodes (used by placement, validated now). */
   minReplicas?: number;
   /** Upper bound on active replicas. Default: no bound. */
   maxReplicas?: number;

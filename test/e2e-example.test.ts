@@ -133,6 +133,21 @@ describe("the double-number example", () => {
     assert.equal(await node.exited(), 0, node.stderr());
   });
 
+  test("drains a message in progress and exits 0 on SIGINT (Ctrl-C)", async () => {
+    const saveFile = join(dir, "saved-on-sigint.txt");
+    const node = run([MAIN, `--token=${strongToken()}`, "--port", "0", "--http", "0", "--log-level", "info"], { SAVE_NUMBERS_FILE: saveFile });
+    const adminUrl = (await node.line(/^Admin endpoint: /)).slice("Admin endpoint: ".length);
+    const response = await fetch(`${adminUrl}/publish/DoubleNumberService`, {
+      method: "POST",
+      body: JSON.stringify({ number: 5 }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(response.status, 202);
+    node.child.kill("SIGINT");
+    assert.equal(await node.exited(), 0, node.stderr());
+    assert.ok(readFileSync(saveFile, "utf8").split("\n").includes("10"), "the accepted number was saved before exit");
+  });
+
   test("without a token it exits with code 2 and says a token is required", async () => {
     const node = run([MAIN, "--port", "0"]);
     assert.equal(await node.exited(), 2);

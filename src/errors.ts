@@ -21,6 +21,10 @@ export const ErrorCodes = {
   NOT_FOUND: { retryable: false, summary: "No admin HTTP route at this path." },
   METHOD_NOT_ALLOWED: { retryable: false, summary: "The admin route exists but not for this HTTP method." },
   PAYLOAD_TOO_LARGE: { retryable: false, summary: "A request body is over the configured limit." },
+  PROTOCOL_ERROR: { retryable: false, summary: "A peer sent bytes that break the wire protocol." },
+  DECODE_ERROR: { retryable: false, summary: "A payload could not be decoded, or is over a decoding limit." },
+  INCOMPATIBLE_PEER: { retryable: false, summary: "A peer runs another protocol version or belongs to another app." },
+  LINK_CLOSED: { retryable: true, summary: "The connection to a peer closed before the send completed." },
   INTERNAL: { retryable: false, summary: "A bug in Kaffix: please report it." },
 } as const;
 

@@ -1,5 +1,6 @@
 // The services compiled into an app: their ids, classes and validated options.
 
+import { createHash } from "node:crypto";
 import { KaffixError } from "../errors.js";
 import { Service, serviceIdOf, type ServiceClass, type ServiceOptions } from "./service.js";
 
@@ -7,6 +8,8 @@ export interface Registration {
   readonly id: string;
   readonly service: ServiceClass;
   readonly options: Readonly<ServiceOptions>;
+  /** Short digest of the id and the declared contract label; equal fingerprints mean compatible nodes. */
+  readonly fingerprint: string;
 }
 
 const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
@@ -34,7 +37,12 @@ export class ServiceRegistry {
       });
     }
     validateOptions(id, options);
-    const registration: Registration = { id, service, options: Object.freeze({ ...options }) };
+    const contract = Object.prototype.hasOwnProperty.call(service, "contract") ? service.contract : undefined;
+    if (contract !== undefined && (typeof contract !== "string" || contract.length > 128)) {
+      throw new KaffixError("INVALID_ARGUMENT", `service "${id}": static contract must be a string of at most 128 characters`);
+    }
+    const fingerprint = createHash("sha256").update(`kaffix-contract\0${id}\0${contract ?? ""}`).digest("hex").slice(0, 16);
+    const registration: Registration = { id, service, options: Object.freeze({ ...options }), fingerprint };
     this.#byId.set(id, registration);
     this.#byClass.set(service, registration);
     return registration;
@@ -50,6 +58,13 @@ export class ServiceRegistry {
 
   get ids(): string[] {
     return [...this.#byId.keys()];
+  }
+
+  /** Every service's id with its contract fingerprint, as announced in the hello. */
+  catalog(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const registration of this.#byId.values()) out[registration.id] = registration.fingerprint;
+    return out;
   }
 }
 

@@ -28,6 +28,12 @@ export abstract class Service<Message = unknown, Reply = unknown> {
 export type ServiceClass<S extends Service<any, any> = Service<any, any>> = (new () => S) & {
   /** Wire id; the class name when not set. Must be the same on every node of a cluster. */
   id?: string;
+  /**
+   * A label for the shape of the service's messages and replies, e.g. "v2". Change it when the
+   * contract changes: during a rolling upgrade, nodes route a service's messages only to nodes
+   * whose label matches theirs. Default "".
+   */
+  contract?: string;
 };
 
 /**

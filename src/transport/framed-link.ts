@@ -1,0 +1,327 @@
+// A Link over one connected, authenticated byte stream: one write per tick out, a FrameReader in, heartbeats both ways.
+
+import type { Duplex } from "node:stream";
+import { KaffixError } from "../errors.js";
+import { systemClock, type Clock, type TimerHandle } from "../core/clock.js";
+import { encodeFrame, FrameReader, FrameType, FRAME_HEADER_BYTES } from "../wire/frame.js";
+import { FrameBatch } from "./frame-batch.js";
+import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Lane, type Link, type TransportLimits } from "./transport.js";
+
+export interface FramedLinkOptions {
+  remote: Hello;
+  outbound: boolean;
+  limits?: Partial<TransportLimits>;
+  clock?: Clock;
+  /** Bytes that followed the peer's hello, read before this link took over the stream. */
+  leftover?: Buffer;
+  /** How long a closing link waits for the peer to end the stream before destroying it. Default 1000. */
+  closeGraceMs?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const MAX_REASON_BYTES = 1024;
+
+/**
+ * Guarantees beyond Link: payloads are copied when sent, so the caller may reuse its buffer; payloads
+ * arrive as views the receiver may keep. Until `onMessage` is called the link stops reading after the
+ * chunk at hand and holds that chunk's messages, so nothing is lost and nothing piles up. A throwing
+ * handler is a bug: its error is rethrown outside the link (as an EventEmitter would), and the link
+ * stays consistent.
+ */
+export class FramedLink implements Link {
+  // Fixed after construction.
+  readonly remote: Hello;
+  readonly outbound: boolean;
+  readonly #socket: Duplex;
+  readonly #limits: TransportLimits;
+  readonly #clock: Clock;
+  readonly #reader: FrameReader;
+  readonly #closeGraceMs: number;
+
+  // Sending.
+  readonly #control = new FrameBatch();
+  readonly #data = new FrameBatch();
+  #flushScheduled = false;
+  /** A PONG is in the batch: a peer's burst of PINGs earns one answer per write, so it cannot grow the queue. */
+  #pongQueued = false;
+  #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** When a send was last refused, until the queue drains to half its bound. */
+  #fullSince: number | undefined;
+
+  // Receiving.
+  #handler: ((lane: Lane, payload: Uint8Array) => void) | undefined;
+  #held: [Lane, Uint8Array][] = [];
+
+  // Liveness, on the injected clock.
+  #lastSentAt: number;
+  #lastReceivedAt: number;
+  #lastWriteDoneAt: number;
+  #timer: TimerHandle | undefined;
+
+  // Lifecycle.
+  #closeReason: string | undefined;
+  #closeHandlers: ((reason: string) => void)[] = [];
+
+  constructor(socket: Duplex, options: FramedLinkOptions) {
+    this.remote = options.remote;
+    this.outbound = options.outbound;
+    this.#socket = socket;
+    this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
+    this.#clock = options.clock ?? systemClock;
+    this.#closeGraceMs = options.closeGraceMs ?? 1000;
+    this.#reader = new FrameReader(this.#limits.maxFrameBytes, (type, payload) => this.#onFrame(type, payload));
+    this.#lastSentAt = this.#lastReceivedAt = this.#lastWriteDoneAt = this.#clock.now();
+
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("drain", () => this.#onWriteDone());
+    socket.on("end", () => this.#shutdown("peer ended the connection", "quietly"));
+    socket.on("close", () => this.#shutdown("connection closed", "quietly"));
+    // An error listener stays for the socket's whole life: an unheard 'error' would crash the process.
+    socket.on("error", (error: Error) => this.#shutdown(`connection failed: ${error.message}`, "quietly"));
+    // The stream may have closed between the hello and this constructor, when no listener was there to hear it.
+    if (socket.destroyed) this.#shutdown("connection closed", "quietly");
+    if (options.leftover !== undefined && options.leftover.length > 0) this.#onData(options.leftover);
+    if (!this.closed) {
+      this.#schedule();
+      if (this.#handler !== undefined || this.#held.length === 0) socket.resume();
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closeReason !== undefined;
+  }
+
+  /** Bytes waiting to be written: queued here plus buffered in the stream. */
+  get queuedBytes(): number {
+    return this.#control.bytes + this.#data.bytes + this.#socket.writableLength;
+  }
+
+  send(lane: Lane, payload: Uint8Array): boolean {
+    if (this.#closeReason !== undefined) throw this.#closedError();
+    if (payload.length > this.#limits.maxFrameBytes) {
+      throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${this.#limits.maxFrameBytes})`);
+    }
+    const queued = this.queuedBytes;
+    if (queued > 0 && queued + FRAME_HEADER_BYTES + payload.length > this.#limits.maxQueuedBytes) {
+      this.#fullSince ??= this.#clock.now();
+      return false;
+    }
+    if (lane === "control") this.#control.append(FrameType.CONTROL, payload);
+    else this.#data.append(FrameType.DATA, payload);
+    this.#scheduleFlush();
+    return true;
+  }
+
+  whenWritable(): Promise<void> {
+    if (this.#closeReason !== undefined) return Promise.reject(this.#closedError());
+    if (!this.#overLowWater()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  onMessage(handler: (lane: Lane, payload: Uint8Array) => void): void {
+    this.#handler = handler;
+    const held = this.#held;
+    if (held.length === 0) return;
+    this.#held = [];
+    for (const [lane, payload] of held) {
+      if (this.closed) return;
+      this.#deliver(lane, payload);
+    }
+    // While the link held messages it did not read, so it did not hear the peer either.
+    this.#lastReceivedAt = this.#clock.now();
+    if (!this.closed) this.#socket.resume();
+  }
+
+  onClose(handler: (reason: string) => void): void {
+    const reason = this.#closeReason;
+    if (reason === undefined) this.#closeHandlers.push(handler);
+    else queueMicrotask(() => handler(reason));
+  }
+
+  close(reason: string): void {
+    this.#shutdown(reason, "with goodbye");
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // setImmediate, not a microtask: sends made across awaits within one turn of the event loop share a
+    // write. Measured with 100-byte payloads: 3.7 M/s against 0.6 M/s for a sender awaiting between
+    // sends, equal for a synchronous burst, and the same 25 µs round trip.
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (this.#closeReason === undefined) this.#flush();
+    });
+  }
+
+  /** Writes everything queued as one buffer, the control lane first; `last` frames go after the data. */
+  #flush(last?: Buffer): void {
+    const parts: Buffer[] = [];
+    this.#pongQueued = false;
+    this.#control.takeInto(parts);
+    this.#data.takeInto(parts);
+    if (last !== undefined) parts.push(last);
+    if (parts.length === 0) return;
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    this.#lastSentAt = this.#clock.now();
+    this.#socket.write(bytes, () => this.#onWriteDone());
+  }
+
+  #onWriteDone(): void {
+    this.#lastWriteDoneAt = this.#clock.now();
+    if (this.#overLowWater()) return;
+    this.#fullSince = undefined;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  /** Waiters wake at half the bound, so that a woken sender has room for more than one message. */
+  #overLowWater(): boolean {
+    return this.queuedBytes > this.#limits.maxQueuedBytes / 2;
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closeReason !== undefined) return;
+    this.#lastReceivedAt = this.#clock.now();
+    try {
+      this.#reader.push(chunk);
+    } catch (error) {
+      this.close(`protocol error: ${(error as Error).message}`);
+      return;
+    }
+    if (this.#held.length > 0 && this.#closeReason === undefined) this.#socket.pause();
+  }
+
+  #onFrame(type: number, payload: Buffer): void {
+    if (this.#closeReason !== undefined) return;
+    switch (type) {
+      case FrameType.CONTROL:
+      case FrameType.DATA: {
+        const lane: Lane = type === FrameType.CONTROL ? "control" : "data";
+        if (this.#handler === undefined) this.#held.push([lane, payload]);
+        else this.#deliver(lane, payload);
+        return;
+      }
+      case FrameType.PING:
+        if (this.#pongQueued) return;
+        this.#pongQueued = true;
+        this.#control.append(FrameType.PONG, EMPTY);
+        this.#scheduleFlush();
+        return;
+      case FrameType.PONG:
+        return;
+      case FrameType.GOODBYE:
+        this.#shutdown(`closed by peer: ${reasonText(payload)}`, "quietly");
+        return;
+      case FrameType.REFUSE:
+        this.#shutdown(`refused by peer: ${reasonText(payload)}`, "quietly");
+        return;
+      case FrameType.HELLO:
+        this.close("protocol error: HELLO after the handshake");
+        return;
+      default:
+        this.close(`protocol error: unknown frame type ${type}`);
+    }
+  }
+
+  #deliver(lane: Lane, payload: Uint8Array): void {
+    try {
+      this.#handler!(lane, payload);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /** One timer at a time, set for the earliest of: heartbeat due, peer silent, peer stalled. */
+  #schedule(): void {
+    const { heartbeatMs, idleTimeoutMs } = this.#limits;
+    let next = Math.min(this.#lastSentAt + heartbeatMs, this.#lastReceivedAt + idleTimeoutMs);
+    if (this.#fullSince !== undefined) next = Math.min(next, this.#stalledSince() + 2 * idleTimeoutMs);
+    this.#timer = this.#clock.setTimeout(() => this.#onTimer(), Math.max(1, next - this.#clock.now()));
+  }
+
+  #stalledSince(): number {
+    return Math.max(this.#fullSince ?? Infinity, this.#lastWriteDoneAt);
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    if (this.#closeReason !== undefined) return;
+    const now = this.#clock.now();
+    const { heartbeatMs, idleTimeoutMs } = this.#limits;
+    const reading = this.#handler !== undefined || this.#held.length === 0;
+    if (!reading) this.#lastReceivedAt = now;
+    const silentMs = now - this.#lastReceivedAt;
+    if (silentMs >= idleTimeoutMs) return this.close(`peer silent for ${Math.round(silentMs)} ms`);
+    if (this.#fullSince !== undefined && now - this.#stalledSince() >= 2 * idleTimeoutMs) {
+      // No goodbye and no grace: nothing more gets through to a peer that does not read.
+      const stalledMs = Math.round(now - this.#stalledSince());
+      return this.#shutdown(`peer stopped reading: send queue full for ${stalledMs} ms`, "at once");
+    }
+    if (now - this.#lastSentAt >= heartbeatMs) {
+      this.#control.append(FrameType.PING, EMPTY);
+      this.#lastSentAt = now;
+      this.#scheduleFlush();
+    }
+    this.#schedule();
+  }
+
+  #shutdown(reason: string, how: "with goodbye" | "quietly" | "at once"): void {
+    if (this.#closeReason !== undefined) return;
+    this.#closeReason = reason;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const socket = this.#socket;
+    if (how === "with goodbye" && socket.writable && !socket.destroyed) {
+      this.#flush(encodeFrame(FrameType.GOODBYE, Buffer.from(reason.slice(0, MAX_REASON_BYTES), "utf8")));
+    }
+    this.#control.clear();
+    this.#data.clear();
+    this.#held = [];
+    if (how === "at once") socket.destroy();
+    else closeGracefully(socket, this.#closeGraceMs);
+    const error = this.#closedError();
+    for (const waiter of this.#waiters) waiter.reject(error);
+    this.#waiters = [];
+    const handlers = this.#closeHandlers;
+    this.#closeHandlers = [];
+    for (const handler of handlers) {
+      try {
+        handler(reason);
+      } catch (thrown) {
+        queueMicrotask(() => {
+          throw thrown;
+        });
+      }
+    }
+  }
+
+  #closedError(): KaffixError {
+    return new KaffixError("LINK_CLOSED", `link to node ${this.remote.nodeId} is closed: ${this.#closeReason}`, {
+      data: { nodeId: this.remote.nodeId, reason: this.#closeReason },
+    });
+  }
+}
+
+/**
+ * Ends the stream (what was written still goes out) and destroys it if the peer has not closed its
+ * side within `graceMs`. The grace runs on real time: it is I/O housekeeping, and a test's manual
+ * clock must never keep a socket open. It keeps the process alive for at most `graceMs`, so that a
+ * peer that stopped reading cannot leave a socket half closed forever.
+ */
+export function closeGracefully(socket: Duplex, graceMs: number): void {
+  if (socket.destroyed) return;
+  socket.end();
+  // Reading on (and dropping what comes) is how the peer's end, and with it 'close', is noticed.
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), graceMs);
+  socket.once("close", () => clearTimeout(timer));
+}
+
+/** A peer's reason text, cut to a length fit for a log line. */
+function reasonText(payload: Buffer): string {
+  return payload.subarray(0, MAX_REASON_BYTES).toString("utf8");
+}

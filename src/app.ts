@@ -14,7 +14,7 @@ import { ServiceRegistry } from "./core/service-registry.js";
 import type { MessageOf, ReplyOf, ServiceClass, ServiceOptions } from "./core/service.js";
 import { estimateTokenBits, resolveStartOptions, type ResolvedStartOptions, type StartOptions } from "./core/start-options.js";
 import { KaffixError } from "./errors.js";
-import { ReservedPort } from "./transport/reserved-port.js";
+import { NodeLinks, type PeerLink } from "./transport/node-links.js";
 
 export interface AppOptions {
   /** Shown in logs and in the `Running <name> on port <port>` line; nodes of one cluster share it. */
@@ -54,8 +54,10 @@ export interface NodeStatus {
 export interface ClusterView {
   /** The node that answered. */
   self: NodeStatus;
-  /** Every known member, this node included. */
+  /** Every known member, this node included (only this node until membership gossip lands). */
   members: NodeStatus[];
+  /** Nodes this one holds an authenticated link to. */
+  peers: PeerLink[];
 }
 
 export interface StopOptions {
@@ -75,7 +77,7 @@ export class App {
   #logger: Logger | undefined;
   #runtime: NodeRuntime | undefined;
   #metrics: NodeMetrics | undefined;
-  #port: ReservedPort | undefined;
+  #links: NodeLinks | undefined;
   #admin: AdminServer | undefined;
   #startedAt: string | undefined;
   #starting: Promise<void> | undefined;
@@ -112,7 +114,7 @@ export class App {
 
   /** The cluster port actually bound (useful with port 0); 0 before start. */
   get port(): number {
-    return this.#port?.port ?? 0;
+    return this.#links?.port ?? 0;
   }
 
   /** The admin endpoint's base URL, when it is on. */
@@ -160,7 +162,19 @@ export class App {
         observeDuration: (service, seconds) => metrics.observeDuration(service, seconds),
       });
       this.#runtime = runtime;
-      this.#port = await ReservedPort.listen(config.host, config.port);
+      this.#links = await NodeLinks.start({
+        app: this.name,
+        nodeId: this.#nodeId,
+        incarnation: Date.now(),
+        services: this.#registry.catalog(),
+        tokens: config.tokens,
+        host: config.host,
+        port: config.port,
+        peers: config.peers,
+        logger,
+        clock: options.clock ?? systemClock,
+        random: options.random ?? Math.random,
+      });
       await runtime.activateAll(config.services ?? this.#registry.ids);
       // Running before the admin endpoint opens, so its first /health already says "ok".
       this.#state = "running";
@@ -219,8 +233,8 @@ export class App {
   async #release(): Promise<void> {
     await this.#admin?.close();
     this.#admin = undefined;
-    await this.#port?.close();
-    this.#port = undefined;
+    await this.#links?.close();
+    this.#links = undefined;
   }
 
   /** Sends a message from outside any handler. Resolves once it is accepted; the schema, if any, applies. */
@@ -255,7 +269,7 @@ export class App {
   /** This node and the members it knows. */
   cluster(): ClusterView {
     const self = this.#status();
-    return { self, members: [self] };
+    return { self, members: [self], peers: this.#links?.peers() ?? [] };
   }
 
   /** Prometheus text exposition of this node's metrics. */

@@ -2,6 +2,7 @@
 
 export { App } from "./app.js";
 export type { AppOptions, AppState, ClusterView, NodeStatus, ServiceStatus, StopOptions } from "./app.js";
+export type { PeerLink } from "./transport/node-links.js";
 export { Service, serviceIdOf } from "./core/service.js";
 export type { MessageOf, MessageSchema, ReplyOf, ServiceClass, ServiceOptions } from "./core/service.js";
 export type { Context, PublishOptions, RequestOptions } from "./core/context.js";

@@ -54,7 +54,9 @@ export function writeFrameHeader(target: Buffer, offset: number, type: FrameType
 /**
  * Turns a byte stream, cut anywhere, into frames. Holds at most one frame's bytes (≤ max + 5) at a
  * time. A length of 0 or over the maximum throws PROTOCOL_ERROR; after that the reader is unusable
- * and the connection should be closed.
+ * and the connection should be closed. An error thrown by `onFrame` leaves `push` too, but loses no
+ * bytes: the rest of that chunk is kept (so the bound becomes max + 5 + chunk) and its frames are
+ * delivered by the next push.
  */
 export class FrameReader {
   readonly #maxFrameBytes: number;
@@ -85,12 +87,21 @@ export class FrameReader {
     let offset = 0;
     // Fast path: whole frames directly in this chunk, no copying.
     if (this.#pendingBytes === 0) {
-      while (chunk.length - offset >= 4) {
-        const length = this.#check(chunk.readUInt32BE(offset));
-        if (chunk.length - offset - 4 < length) break;
-        const start = offset + 4;
-        offset = start + length;
-        this.#onFrame(chunk[start]!, chunk.subarray(start + 1, offset));
+      try {
+        while (chunk.length - offset >= 4) {
+          const length = this.#check(chunk.readUInt32BE(offset));
+          if (chunk.length - offset - 4 < length) break;
+          const start = offset + 4;
+          offset = start + length;
+          this.#onFrame(chunk[start]!, chunk.subarray(start + 1, offset));
+        }
+      } catch (error) {
+        // onFrame threw: keep the bytes after its frame, or the next push would start mid-frame.
+        if (!this.#failed && offset < chunk.length) {
+          this.#pending = [chunk.subarray(offset)];
+          this.#pendingBytes = chunk.length - offset;
+        }
+        throw error;
       }
       if (offset === chunk.length) return;
       chunk = offset === 0 ? chunk : chunk.subarray(offset);

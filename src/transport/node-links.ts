@@ -93,6 +93,8 @@ export class NodeLinks {
       clock,
       random,
       onRetry: (error, attempt, delayMs) => {
+        // Attempts 1, 2, 4, 8, …: a peer that stays away costs a few lines, not one per backoff step.
+        if ((attempt & (attempt - 1)) !== 0) return;
         const reason = error instanceof Error ? error.message : String(error);
         logger.warn({ peer: address, attempt, retryInMs: Math.round(delayMs) }, `cannot link to peer ${address}: ${reason}`);
       },

@@ -46,6 +46,25 @@ export class FrameBatch {
     this.#bytes = 0;
   }
 
+  /**
+   * Like `takeInto`, but stops once `budget` bytes are taken (whole blocks only, at least one), so a
+   * backlog of bulk data enters the socket a little at a time and control frames can pass it.
+   */
+  takeUpTo(out: Buffer[], budget: number): void {
+    let taken = 0;
+    while (this.#full.length > 0 && (taken === 0 || taken < budget)) {
+      const part = this.#full.shift()!;
+      out.push(part);
+      taken += part.length;
+    }
+    if (taken < budget || taken === 0) {
+      if (this.#end > this.#start) out.push(this.#block.subarray(this.#start, this.#end));
+      taken += this.#end - this.#start;
+      this.#start = this.#end;
+    }
+    this.#bytes -= taken;
+  }
+
   /** Forgets what was appended and lets go of the blocks. */
   clear(): void {
     this.#full = [];

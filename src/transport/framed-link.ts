@@ -20,6 +20,8 @@ export interface FramedLinkOptions {
 
 const EMPTY = new Uint8Array(0);
 const MAX_REASON_BYTES = 1024;
+/** Most data bytes the socket may hold unwritten before more is handed to it (see #flush). */
+const SOCKET_DATA_BUDGET = 64 * 1024;
 
 /**
  * Guarantees beyond Link: payloads are copied when sent, so the caller may reuse its buffer; payloads
@@ -159,7 +161,13 @@ export class FramedLink implements Link {
     const parts: Buffer[] = [];
     this.#pongQueued = false;
     this.#control.takeInto(parts);
-    this.#data.takeInto(parts);
+    // Data enters the socket only while its buffer is short: a control frame queued behind a backlog
+    // of bulk data then waits for at most this much, not for the whole send queue.
+    if (last !== undefined) this.#data.takeInto(parts);
+    else {
+      const room = SOCKET_DATA_BUDGET - this.#socket.writableLength;
+      if (room > 0) this.#data.takeUpTo(parts, room);
+    }
     if (last !== undefined) parts.push(last);
     if (parts.length === 0) return;
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
@@ -169,6 +177,7 @@ export class FramedLink implements Link {
 
   #onWriteDone(): void {
     this.#lastWriteDoneAt = this.#clock.now();
+    if (this.#data.bytes > 0 && this.#closeReason === undefined) this.#scheduleFlush();
     if (this.#overLowWater()) return;
     this.#fullSince = undefined;
     const waiters = this.#waiters;

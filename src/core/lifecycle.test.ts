@@ -195,3 +195,17 @@ test("metrics count received, processed and failed messages, queue depth and han
   assert.match(after, /kaffix_messages_failed_total\{service="Counted"[^}]*\} 1/);
   assert.match(after, /kaffix_handler_duration_seconds_count\{[^}]*service="Counted"[^}]*\} 1\b/);
 });
+
+test("a token shorter than 128 bits of entropy gets a warning, a strong one does not", async () => {
+  const { pino } = await import("pino");
+  const lines: string[] = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+  class Quiet extends Service<void> {
+    onMessage() {}
+  }
+  await start(new App({ name: "t" }).addService(Quiet), { token: "password123", logger });
+  assert.equal(lines.filter((line) => line.includes("128 bits")).length, 1);
+  lines.length = 0;
+  await start(new App({ name: "t" }).addService(Quiet), { token: "kR4x9bLq2Zt7wPv3Nc8Hy5Jd6Fs1Gm0T", logger });
+  assert.equal(lines.filter((line) => line.includes("128 bits")).length, 0);
+});

@@ -4,7 +4,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { startAdminServer, type AdminServer } from "./admin/admin-server.js";
 import { runApp } from "./cli/run-app.js";
-import { systemClock } from "./core/clock.js";
+import { systemClock } from "./clock.js";
 import type { PublishOptions, RequestOptions } from "./core/context.js";
 import type { DeadLetter } from "./core/dead-letters.js";
 import { createLogger } from "./core/logger.js";

@@ -2,7 +2,7 @@
 
 import type { Logger } from "pino";
 import { KaffixError, toKaffixError } from "../errors.js";
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 import type { DeadLetters } from "./dead-letters.js";
 import { ACCEPTED, type Delivery } from "./delivery.js";
 import type { DrainScheduler } from "./drain-scheduler.js";

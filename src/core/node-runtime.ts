@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import { KaffixError, toKaffixError } from "../errors.js";
 import { LocalRouter } from "../routing/local-router.js";
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
 import { ACCEPTED, Delivery, type DeliveryHost } from "./delivery.js";

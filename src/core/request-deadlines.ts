@@ -1,7 +1,7 @@
 // Times out pending requests with one sweeping timer instead of a timer per request.
 
 import { KaffixError } from "../errors.js";
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 
 export interface Expirable {
   readonly deadline: number;

@@ -2,7 +2,7 @@
 
 import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
-import type { Clock } from "./clock.js";
+import type { Clock } from "../clock.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];

@@ -1,7 +1,7 @@
 // Publishers waiting for room in a full queue: bounded, FIFO, timed out by one sweeping timer.
 
 import type { KaffixError } from "../errors.js";
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 import type { Delivery } from "./delivery.js";
 import { RingQueue } from "./ring-queue.js";
 

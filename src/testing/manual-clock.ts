@@ -1,6 +1,6 @@
 // A clock that moves only when a test says so: timeouts, retries and deadlines without sleeping.
 
-import type { Clock, TimerHandle } from "../core/clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 
 interface Timer {
   at: number;

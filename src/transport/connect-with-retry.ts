@@ -1,7 +1,7 @@
 // Dials a peer until it answers: exponential backoff with jitter, until success, abort, or the transport closes.
 
 import { KaffixError } from "../errors.js";
-import { systemClock, type Clock } from "../core/clock.js";
+import { systemClock, type Clock } from "../clock.js";
 import type { Link, Transport } from "./transport.js";
 
 export interface ConnectWithRetryOptions {

@@ -2,7 +2,7 @@
 
 import type { Duplex } from "node:stream";
 import { KaffixError } from "../errors.js";
-import { systemClock, type Clock, type TimerHandle } from "../core/clock.js";
+import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { encodeFrame, FrameReader, FrameType, FRAME_HEADER_BYTES } from "../wire/frame.js";
 import { FrameBatch } from "./frame-batch.js";
 import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Lane, type Link, type TransportLimits } from "./transport.js";

@@ -3,7 +3,7 @@
 // What it guarantees (batches, copies, frame and queue bounds, back-pressure) is listed atop in-process-transport.ts.
 
 import { KaffixError } from "../errors.js";
-import type { TimerHandle } from "../core/clock.js";
+import type { TimerHandle } from "../clock.js";
 import { FRAME_HEADER_BYTES } from "../wire/frame.js";
 import type { InProcessWire } from "./in-process-network.js";
 import type { Hello, Lane, Link, TransportLimits } from "./transport.js";

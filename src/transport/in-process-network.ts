@@ -11,7 +11,7 @@
 // - setLatency(ms, { jitterMs, between }): one-way delay per batch, with seeded jitter, FIFO kept.
 
 import { KaffixError } from "../errors.js";
-import { systemClock, type Clock } from "../core/clock.js";
+import { systemClock, type Clock } from "../clock.js";
 import type { InProcessLink } from "./in-process-link.js";
 import { InProcessTransport, linksOf, type InProcessTransportOptions } from "./in-process-transport.js";
 

@@ -17,7 +17,7 @@
 // transports and injects the faults: partitions, kills, paused delivery, latency.
 
 import { KaffixError } from "../errors.js";
-import type { Clock } from "../core/clock.js";
+import type { Clock } from "../clock.js";
 import { helloProblem, refusalReason } from "./hello.js";
 import { InProcessLink, rethrowLater } from "./in-process-link.js";
 import { systemError, type InProcessWire } from "./in-process-network.js";

@@ -1,6 +1,6 @@
 // At most one log line per reason per interval, so that a flood of bad connections cannot fill a disk.
 
-import type { Clock } from "../core/clock.js";
+import type { Clock } from "../clock.js";
 
 interface Window {
   openedAt: number;

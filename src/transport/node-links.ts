@@ -2,7 +2,7 @@
 
 import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
-import type { Clock } from "../core/clock.js";
+import type { Clock } from "../clock.js";
 import { connectWithRetry } from "./connect-with-retry.js";
 import { PROTOCOL_VERSION } from "./hello.js";
 import { TlsTransport } from "./tls-transport.js";

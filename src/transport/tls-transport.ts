@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from "node:n
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext, type TLSSocketOptions } from "node:tls";
 import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
-import { systemClock, type Clock } from "../core/clock.js";
+import { systemClock, type Clock } from "../clock.js";
 import { closeGracefully, FramedLink } from "./framed-link.js";
 import { describeFailure, dialError } from "./handshake-failure.js";
 import { encodeHello, exchangeHellos } from "./hello-exchange.js";
@@ -213,6 +213,10 @@ export class TlsTransport implements Transport {
       },
     };
     const socket = new TLSSocket(raw, tlsOptions);
+    // A TLSSocket made outside tls.Server reports TLS errors after the handshake (a record that fails
+    // authentication) only through this internal event, which tls.Server itself listens to; without it
+    // a tampered connection would stay open until the next write. Turn it into an ordinary error.
+    socket.on("_tlsError", (error: Error) => socket.destroy(error));
     const done = (): void => {
       this.#pendingHandshakes--;
       this.#handshaking.delete(raw);

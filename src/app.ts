@@ -140,7 +140,8 @@ export class App {
     this.#state = "starting";
     this.#config = config;
     this.#nodeId = randomBytes(5).toString("hex");
-    const logger = options.logger ?? createLogger(config.logLevel, { app: this.name, node: this.#nodeId });
+    const bindings = { app: this.name, node: this.#nodeId };
+    const logger = options.logger?.child(bindings) ?? createLogger(config.logLevel, bindings);
     this.#logger = logger;
     try {
       if (config.tokenGenerated) logger.debug("no token given: using a random one, so this node cannot join a cluster");
@@ -171,6 +172,7 @@ export class App {
         host: config.host,
         port: config.port,
         peers: config.peers,
+        maxFrameBytes: config.maxFrameBytes,
         logger,
         clock: options.clock ?? systemClock,
         random: options.random ?? Math.random,

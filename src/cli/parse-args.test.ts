@@ -175,3 +175,10 @@ describe("parseArgs", () => {
     assert.ok(text.includes("my-app --token=T --peer=host:12345"));
   });
 });
+
+test("--max-frame-bytes sets the frame limit and refuses what is not a size", () => {
+  const command = parseArgs(["--token=t0123456789abcdef0123", "--max-frame-bytes", "1048576"], {});
+  assert.equal(command.kind === "start" && command.options.maxFrameBytes, 1048576);
+  assert.throws(() => parseArgs(["--token=t0123456789abcdef0123", "--max-frame-bytes", "4MB"], {}), /--max-frame-bytes/);
+  assert.throws(() => parseArgs(["--token=t0123456789abcdef0123", "--max-frame-bytes", "12"], {}), /maxFrameBytes must be an integer from 1024/);
+});

@@ -24,6 +24,7 @@ const FLAGS = {
   http: { type: "string", value: "PORT", help: "Turn on the admin HTTP endpoint on this port (off by default)" },
   "http-host": { type: "string", value: "HOST", help: "Bind address of the admin endpoint (default 127.0.0.1)" },
   "log-level": { type: "string", value: "LEVEL", help: "fatal, error, warn, info (default), debug, trace or silent" },
+  "max-frame-bytes": { type: "string", value: "BYTES", help: "Largest payload one frame between nodes may carry (default 4194304)" },
   help: { type: "boolean", short: "h", help: "Print this help" },
   version: { type: "boolean", short: "v", help: "Print the app's and Kaffix's versions" },
 } as const;
@@ -63,6 +64,13 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, optio
     invalid("--http-host only applies with --http PORT");
   }
   if (values["log-level"] !== undefined) start.logLevel = values["log-level"] as LogLevel;
+  if (values["max-frame-bytes"] !== undefined) {
+    const bytes = Number(values["max-frame-bytes"]);
+    if (!/^\d+$/.test(values["max-frame-bytes"]) || !Number.isSafeInteger(bytes)) {
+      invalid(`--max-frame-bytes must be a whole number of bytes, got ${JSON.stringify(values["max-frame-bytes"])}`);
+    }
+    start.maxFrameBytes = bytes;
+  }
   // The app checks its options again at start; checking here too turns a bad value into exit code 2
   // before anything binds. Services are left to start(), which knows the app's service ids.
   resolveStartOptions({ ...start, services: undefined }, [], () => "");

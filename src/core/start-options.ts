@@ -39,6 +39,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Dead letters kept in memory. Default 1000. */
   deadLetterLimit?: number;
+  /** Largest payload one frame between nodes may carry, in bytes. Default 4 MiB. */
+  maxFrameBytes?: number;
   /** Injected time, for tests. */
   clock?: Clock;
   /** Injected randomness in [0, 1), for tests. */
@@ -56,6 +58,7 @@ export interface ResolvedStartOptions {
   http: Required<HttpOptions> | undefined;
   logLevel: LogLevel;
   deadLetterLimit: number;
+  maxFrameBytes: number;
 }
 
 export const DEFAULT_PORT = 12345;
@@ -124,7 +127,11 @@ export function resolveStartOptions(
   if (!LOG_LEVELS.includes(logLevel)) invalid(`log level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`, "logLevel");
   const deadLetterLimit = options.deadLetterLimit ?? 1000;
   if (!Number.isInteger(deadLetterLimit) || deadLetterLimit < 1) invalid("deadLetterLimit must be a positive integer", "deadLetterLimit");
-  return { tokens, tokenGenerated: given.length === 0, peers, port, host, region, services, http, logLevel, deadLetterLimit };
+  const maxFrameBytes = options.maxFrameBytes ?? 4 * 1024 * 1024;
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > 1024 * 1024 * 1024) {
+    invalid(`maxFrameBytes must be an integer from 1024 to 1 GiB, got ${JSON.stringify(maxFrameBytes)}`, "maxFrameBytes");
+  }
+  return { tokens, tokenGenerated: given.length === 0, peers, port, host, region, services, http, logLevel, deadLetterLimit, maxFrameBytes };
 }
 
 /** Rough entropy of a token in bits, from its length and the character classes it uses. */

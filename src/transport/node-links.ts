@@ -18,6 +18,8 @@ export interface NodeLinksOptions {
   host: string;
   port: number;
   peers: readonly string[];
+  /** Largest payload in one frame, both ways. */
+  maxFrameBytes: number;
   logger: Logger;
   clock: Clock;
   random: () => number;
@@ -53,6 +55,7 @@ export class NodeLinks {
       tokens: options.tokens,
       host: options.host,
       port: options.port,
+      limits: { maxFrameBytes: options.maxFrameBytes },
       logger: options.logger,
       clock: options.clock,
     });
@@ -86,9 +89,10 @@ export class NodeLinks {
     await this.transport.close();
   }
 
+  /** Dials until linked, and again whenever that link is lost, until the node stops. */
   #dial(address: string): void {
     const { logger, clock, random } = this.#options;
-    connectWithRetry(this.transport, address, {
+    const linked = connectWithRetry(this.transport, address, {
       signal: this.#dials.signal,
       clock,
       random,
@@ -98,9 +102,15 @@ export class NodeLinks {
         const reason = error instanceof Error ? error.message : String(error);
         logger.warn({ peer: address, attempt, retryInMs: Math.round(delayMs) }, `cannot link to peer ${address}: ${reason}`);
       },
-    }).catch(() => {
-      // Only abort or transport close end the retries: both mean the node is stopping.
     });
+    linked.then(
+      (link) => link.onClose(() => {
+        if (!this.#dials.signal.aborted && !this.transport.closed) this.#dial(address);
+      }),
+      () => {
+        // Only abort or transport close end the retries: both mean the node is stopping.
+      },
+    );
   }
 
   #linked(link: Link): void {

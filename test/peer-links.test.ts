@@ -1,0 +1,67 @@
+// Nodes of one app in one process over real TLS on 127.0.0.1: --peer links, relinks, and the hello's contract check.
+
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { App, Service, type StartOptions } from "../src/index.js";
+
+const TOKEN = "peer-links-test-token-0123456789abcdef";
+const running: App[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((app) => app.stop({ timeoutMs: 100 })));
+});
+
+class Orders extends Service<{ id: string }> {
+  onMessage() {}
+}
+
+async function node(options: StartOptions = {}, build = () => new App({ name: "shop" }).addService(Orders)): Promise<App> {
+  const app = build();
+  running.push(app);
+  await app.start({ token: TOKEN, host: "127.0.0.1", port: 0, logLevel: "silent", ...options });
+  return app;
+}
+
+async function eventually(check: () => boolean, what: string, boundMs = 10_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${boundMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test("a node dials its --peer and both list each other with their services", async () => {
+  const a = await node();
+  const b = await node({ peers: [`127.0.0.1:${a.port}`] });
+  await eventually(() => a.cluster().peers.length === 1 && b.cluster().peers.length === 1, "both linked");
+  assert.deepEqual(b.cluster().peers[0], {
+    id: a.nodeId,
+    address: `127.0.0.1:${a.port}`,
+    incarnation: b.cluster().peers[0]!.incarnation,
+    outbound: true,
+    services: ["Orders"],
+  });
+  assert.equal(a.cluster().peers[0]!.outbound, false);
+});
+
+test("a node whose peer restarts links to the new incarnation", async () => {
+  const a = await node();
+  const port = a.port;
+  const b = await node({ peers: [`127.0.0.1:${port}`] });
+  await eventually(() => b.cluster().peers.length === 1, "b linked to a");
+  await a.stop();
+  await eventually(() => b.cluster().peers.length === 0, "b saw the link close");
+  const again = await node({ port });
+  await eventually(() => b.cluster().peers[0]?.id === again.nodeId, "b relinked to the restarted node");
+});
+
+test("a node refuses a peer of another app and never lists it", async () => {
+  const a = await node();
+  const lines: string[] = [];
+  const { pino } = await import("pino");
+  const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+  const other = await node({ peers: [`127.0.0.1:${a.port}`], logger }, () => new App({ name: "billing" }).addService(Orders));
+  const messages = () => lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  await eventually(() => messages().some((msg) => msg.includes('"shop"') && msg.includes('"billing"')), "the dialer logged both app names");
+  assert.deepEqual(a.cluster().peers, []);
+  assert.deepEqual(other.cluster().peers, []);
+});

@@ -65,3 +65,23 @@ test("a node refuses a peer of another app and never lists it", async () => {
   assert.deepEqual(a.cluster().peers, []);
   assert.deepEqual(other.cluster().peers, []);
 });
+
+test("a service whose contract differs on a peer is reported once by name, even across relinks", async () => {
+  class OrdersV2 extends Service<{ id: string; total: number }> {
+    static id = "Orders";
+    static contract = "v2";
+    onMessage() {}
+  }
+  const lines: string[] = [];
+  const { pino } = await import("pino");
+  const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+  const a = await node({ logger });
+  const port = a.port;
+  const b = await node({ peers: [`127.0.0.1:${port}`] }, () => new App({ name: "shop" }).addService(OrdersV2));
+  await eventually(() => a.cluster().peers.length === 1, "linked");
+  await b.stop();
+  const c = await node({ peers: [`127.0.0.1:${port}`] }, () => new App({ name: "shop" }).addService(OrdersV2));
+  await eventually(() => a.cluster().peers.some((peer) => peer.id === c.nodeId), "linked to the new node");
+  const reports = lines.filter((line) => line.includes("service Orders has another contract"));
+  assert.equal(reports.length, 1);
+});

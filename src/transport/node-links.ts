@@ -115,8 +115,8 @@ export class NodeLinks {
 
   #linked(link: Link): void {
     const { logger } = this.#options;
+    // The transport logs the link coming up; only its end is news here.
     const peer = { peer: link.remote.nodeId, address: link.remote.address, outbound: link.outbound };
-    logger.info(peer, `linked to node ${link.remote.nodeId} at ${link.remote.address}`);
     link.onClose((reason) => logger.info(peer, `link to node ${link.remote.nodeId} closed: ${reason}`));
   }
 }

@@ -75,6 +75,7 @@ export class TlsTransport implements Transport {
   readonly #handshaking = new Set<Socket>();
   #pendingHandshakes = 0;
   readonly #linkHandlers: ((link: Link) => void)[] = [];
+  /** Service id + foreign fingerprint pairs already reported; bounded by the contract versions in the cluster. */
   readonly #warnedServices = new Set<string>();
   #closed = false;
 
@@ -282,7 +283,8 @@ export class TlsTransport implements Transport {
     const { logger } = this.#options;
     logger.info({ peer: nodeId, address: link.remote.address, outbound: link.outbound }, `link to node ${nodeId} is up`);
     for (const service of mismatchedServices(this.#hello, link.remote)) {
-      const key = `${nodeId}\u0000${service}`;
+      // Once per service and foreign contract, not per peer: node ids change with every restart.
+      const key = `${service}\u0000${link.remote.services[service]}`;
       if (this.#warnedServices.has(key)) continue;
       this.#warnedServices.add(key);
       logger.warn({ peer: nodeId, service }, `service ${service} has another contract on node ${nodeId}: it is not routed between the two`);

@@ -10,33 +10,15 @@ import assert from "node:assert/strict";
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { setImmediate as nextImmediate } from "node:timers/promises";
-import { pino } from "pino";
 import { KaffixError } from "../errors.js";
-import { systemClock, type Clock } from "../clock.js";
-import { ManualClock } from "../testing/manual-clock.js";
+import { systemClock } from "../clock.js";
 import { encodeFrame, FrameReader, FrameType } from "../wire/frame.js";
 import { FramedLink } from "./framed-link.js";
-import { PROTOCOL_VERSION } from "./hello.js";
-import { derivePsk, pskIdentity, type Psk } from "./psk.js";
-import { TlsTransport } from "./tls-transport.js";
-import type { Hello, Lane, Link, TransportLimits } from "./transport.js";
+import { pskIdentity } from "./psk.js";
+import type { Lane, Link } from "./transport.js";
+import { closedByNode, eventually, helloFor, LOG_INTERVAL_MS, memoizedPsk, peer, startScene, TOKEN, within, type Scene } from "./hostile-scene.test-support.js";
 
-const TOKEN = "hostile-frames-test-token-0123456789abcdef";
-/** The interval of the node's LogLimiter. */
-const LOG_INTERVAL_MS = 10_000;
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
-
-/** scrypt costs ~60 ms a token: each test token is derived once for the whole file. */
-const derived = new Map<string, Promise<Psk>>();
-function memoizedPsk(token: string): Promise<Psk> {
-  let psk = derived.get(token);
-  if (psk === undefined) derived.set(token, (psk = derivePsk(token)));
-  return psk;
-}
-
-function helloFor(nodeId: string): Hello {
-  return { protocol: PROTOCOL_VERSION, app: "shop", nodeId, incarnation: 1, address: "", services: {} };
-}
 
 function helloFrame(nodeId: string): Buffer {
   return encodeFrame(FrameType.HELLO, Buffer.from(JSON.stringify(helloFor(nodeId))));
@@ -48,118 +30,6 @@ function header(length: number, type: number): Buffer {
   bytes.writeUInt32BE(length, 0);
   bytes[4] = type;
   return bytes;
-}
-
-/** Resolves with `promise`, or fails after `timeoutMs` saying what did not happen. */
-async function within<T>(promise: Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-interface LogLine {
-  msg: string;
-  reason?: string;
-  suppressed?: number;
-}
-
-/** A TlsTransport linked to `port` (not listening itself) whose DATA payloads come back echoed. */
-async function peer(t: TestContext, nodeId: string, port: number, limits?: Partial<TransportLimits>) {
-  const transport = new TlsTransport({ hello: helloFor(nodeId), tokens: [TOKEN], host: "127.0.0.1", port: 0, limits, logger: pino({ level: "silent" }), derivePsk: memoizedPsk });
-  t.after(() => transport.close());
-  const link: Link = await within(transport.connect(`127.0.0.1:${port}`), `${nodeId} links to the node`);
-  const echoes: string[] = [];
-  const waiting = new Map<string, () => void>();
-  link.onMessage((_lane, payload) => {
-    const text = Buffer.from(payload).toString();
-    echoes.push(text);
-    waiting.get(text)?.();
-  });
-  let trips = 0;
-  const roundTrip = async (): Promise<void> => {
-    const text = `round trip ${++trips}`;
-    const echoed = new Promise<void>((resolve) => waiting.set(text, resolve));
-    assert.ok(link.send("data", Buffer.from(text)));
-    await within(echoed, `${nodeId} gets its payload echoed`);
-  };
-  return { transport, link, echoes, roundTrip };
-}
-
-/**
- * A node that records and echoes DATA, and a good peer linked to it that sends a payload every 10 ms.
- * The node's clock is a manual one unless the test needs the link's own timers to run.
- */
-async function startScene(t: TestContext, options: { clock?: Clock; limits?: Partial<TransportLimits> } = {}) {
-  const lines: LogLine[] = [];
-  const clock = options.clock ?? new ManualClock();
-  const node = new TlsTransport({
-    hello: helloFor("node"),
-    tokens: [TOKEN],
-    host: "127.0.0.1",
-    port: 0,
-    limits: options.limits ?? { idleTimeoutMs: 10 * LOG_INTERVAL_MS },
-    logger: pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
-    clock,
-    derivePsk: memoizedPsk,
-  });
-  t.after(() => node.close());
-  const port = await node.listen();
-  const received = new Map<string, [Lane, string][]>();
-  node.onLink((link) => {
-    const payloads: [Lane, string][] = [];
-    received.set(link.remote.nodeId, payloads);
-    link.onMessage((lane, payload) => {
-      payloads.push([lane, Buffer.from(payload).toString()]);
-      if (lane === "data" && !link.closed) link.send("data", payload);
-    });
-  });
-
-  const good = await peer(t, "good", port, options.limits);
-  const atNode = node.links.get("good")!;
-  const closes: string[] = [];
-  good.link.onClose((reason) => closes.push(`at the good peer: ${reason}`));
-  atNode.onClose((reason) => closes.push(`at the node: ${reason}`));
-  let chatter = 0;
-  const timer = setInterval(() => good.link.closed || good.link.send("data", Buffer.from(`chatter ${chatter++}`)), 10);
-  t.after(() => clearInterval(timer));
-  let latePeers = 0;
-  return {
-    node,
-    port,
-    clock,
-    limits: options.limits,
-    /** What the node received from each peer, by node id, in order. */
-    received,
-    /** Lines the node logged about connections it rejected before they became links. */
-    rejections: (): LogLine[] => lines.filter((line) => line.msg.startsWith("rejected a connection")),
-    /** Lines the node logged when its link to `nodeId` closed. */
-    closeLines: (nodeId: string): LogLine[] => lines.filter((line) => line.msg.startsWith(`link to node ${nodeId} closed`)),
-    /** Fails unless the good link never closed and carries a round trip while its chatter goes on, and a new peer links. */
-    async assertGoodPeerUnharmed(): Promise<void> {
-      assert.deepEqual(closes, [], "the good peer's link never closed");
-      assert.equal(node.links.get("good"), atNode, "the node kept the good peer's link");
-      const echoesBefore = good.echoes.length;
-      await good.roundTrip();
-      await eventually(() => good.echoes.length > echoesBefore + 1, "the good peer's chatter goes on");
-      const late = await peer(t, `late-${++latePeers}`, port, options.limits);
-      await late.roundTrip();
-      await late.transport.close();
-    },
-  };
 }
 
 /**
@@ -193,17 +63,12 @@ async function member(t: TestContext, port: number, first: Buffer) {
   return { socket, frames, closed };
 }
 
-async function closedByNode(connection: { closed: Promise<void> }): Promise<void> {
-  await within(connection.closed, "the node closes the connection");
-}
-
 /** Waits for the node's link to `nodeId`; `closed` resolves with the reason the node gives when it closes. */
 async function nodeLinkCloses(scene: Scene, nodeId: string): Promise<{ link: Link; closed: Promise<string> }> {
   await eventually(() => scene.node.links.has(nodeId), `the node links with ${nodeId}`);
   const link = scene.node.links.get(nodeId)!;
   return { link, closed: new Promise((resolve) => link.onClose(resolve)) };
 }
-type Scene = Awaited<ReturnType<typeof startScene>>;
 
 for (const bad of [
   { what: "a length prefix of 0xFFFFFFFF", bytes: header(0xffffffff, FrameType.DATA), reason: `frame of 4294967295 bytes is over the limit of ${MAX_FRAME_BYTES}` },
@@ -238,14 +103,13 @@ for (const bad of [
     const scene = await startScene(t);
     const linked: string[] = [];
     scene.node.onLink((link) => linked.push(link.remote.nodeId));
-    const clock = scene.clock as ManualClock;
     const attack = async (): Promise<void> => {
       const attacker = await member(t, scene.port, bad.first);
       await closedByNode(attacker);
     };
     for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: 5 }, attack));
     assert.deepEqual(scene.rejections().map((line) => [line.reason, line.suppressed]), [[`bad hello: ${bad.reason}`, 0]]);
-    await clock.advance(LOG_INTERVAL_MS);
+    await scene.clock.advance(LOG_INTERVAL_MS);
     await attack();
     assert.equal(scene.rejections()[1]?.suppressed, 19, "the next line counts the attacks suppressed before");
     assert.deepEqual(linked, []);

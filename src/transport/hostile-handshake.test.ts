@@ -9,146 +9,14 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
-import { pino } from "pino";
-import { ManualClock } from "../testing/manual-clock.js";
-import { PROTOCOL_VERSION } from "./hello.js";
-import { derivePsk, pskIdentity, type Psk } from "./psk.js";
-import { TlsTransport } from "./tls-transport.js";
-import type { Hello, Link } from "./transport.js";
+import { pskIdentity } from "./psk.js";
+import { closedByNode, eventually, LOG_INTERVAL_MS, memoizedPsk, peer, startScene as startHostileScene, TOKEN, within } from "./hostile-scene.test-support.js";
 
-const TOKEN = "hostile-handshake-test-token-0123456789abcdef";
 const OTHER_TOKEN = "hostile-handshake-other-token-0123456789abcdef";
-/** The interval of the node's LogLimiter. */
-const LOG_INTERVAL_MS = 10_000;
 
-/** scrypt costs ~60 ms a token: each test token is derived once for the whole file. */
-const derived = new Map<string, Promise<Psk>>();
-function memoizedPsk(token: string): Promise<Psk> {
-  let psk = derived.get(token);
-  if (psk === undefined) derived.set(token, (psk = derivePsk(token)));
-  return psk;
-}
-
-function helloFor(nodeId: string): Hello {
-  return { protocol: PROTOCOL_VERSION, app: "shop", nodeId, incarnation: 1, address: "", services: {} };
-}
-
-/** Resolves with `promise`, or fails after `timeoutMs` saying what did not happen. */
-async function within<T>(promise: Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-interface LogLine {
-  msg: string;
-  reason?: string;
-  suppressed?: number;
-}
-
-/** A TlsTransport linked to `port` (not listening itself) whose DATA payloads come back echoed. */
-async function peer(t: TestContext, nodeId: string, port: number) {
-  const transport = new TlsTransport({ hello: helloFor(nodeId), tokens: [TOKEN], host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }), derivePsk: memoizedPsk });
-  t.after(() => transport.close());
-  const link: Link = await within(transport.connect(`127.0.0.1:${port}`), `${nodeId} links to the node`);
-  const echoes: string[] = [];
-  const waiting = new Map<string, () => void>();
-  link.onMessage((_lane, payload) => {
-    const text = Buffer.from(payload).toString();
-    echoes.push(text);
-    waiting.get(text)?.();
-  });
-  let trips = 0;
-  const roundTrip = async (): Promise<void> => {
-    const text = `round trip ${++trips}`;
-    const echoed = new Promise<void>((resolve) => waiting.set(text, resolve));
-    assert.ok(link.send("data", Buffer.from(text)));
-    await within(echoed, `${nodeId} gets its payload echoed`);
-  };
-  return { transport, link, echoes, roundTrip };
-}
-
-/** A node on a manual clock that echoes DATA, and a good peer linked to it that sends a payload every 10 ms. */
-async function startScene(t: TestContext, options: { handshakeTimeoutMs?: number; maxPendingHandshakes?: number } = {}) {
-  const clock = new ManualClock();
-  const lines: LogLine[] = [];
-  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 1000;
-  const node = new TlsTransport({
-    hello: helloFor("node"),
-    tokens: [TOKEN],
-    host: "127.0.0.1",
-    port: 0,
-    // Outlasts the log interval, so that moving the clock past that interval leaves the good link be.
-    limits: { idleTimeoutMs: 10 * LOG_INTERVAL_MS },
-    handshakeTimeoutMs,
-    maxPendingHandshakes: options.maxPendingHandshakes ?? 16,
-    logger: pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
-    clock,
-    derivePsk: memoizedPsk,
-  });
-  t.after(() => node.close());
-  const port = await node.listen();
-  const linked: string[] = [];
-  node.onLink((link) => {
-    linked.push(link.remote.nodeId);
-    link.onMessage((lane, payload) => lane === "data" && !link.closed && link.send("data", payload));
-  });
-
-  const good = await peer(t, "good", port);
-  const atNode = node.links.get("good")!;
-  const closes: string[] = [];
-  good.link.onClose((reason) => closes.push(`at the good peer: ${reason}`));
-  atNode.onClose((reason) => closes.push(`at the node: ${reason}`));
-  let chatter = 0;
-  const timer = setInterval(() => good.link.closed || good.link.send("data", Buffer.from(`chatter ${chatter++}`)), 10);
-  t.after(() => clearInterval(timer));
-
-  /** Fails unless the good link never closed and still carries a round trip while the chatter goes on. */
-  const assertGoodLinkUnharmed = async (): Promise<void> => {
-    assert.deepEqual(closes, [], "the good peer's link never closed");
-    assert.equal(node.links.get("good"), atNode, "the node kept the good peer's link");
-    const echoesBefore = good.echoes.length;
-    await good.roundTrip();
-    await eventually(() => good.echoes.length > echoesBefore + 1, "the good peer's chatter goes on");
-  };
-  let latePeers = 0;
-  /** Links and unlinks a new peer. Once it is up the node has accepted every connection made before it: the accept queue is first in, first out. */
-  const newPeerLinks = async (): Promise<void> => {
-    const late = await peer(t, `late-${++latePeers}`, port);
-    await late.roundTrip();
-    await late.transport.close();
-  };
-  return {
-    node,
-    port,
-    clock,
-    handshakeTimeoutMs,
-    /** Node ids of every link the node adopted. */
-    linked,
-    /** Lines the node logged about connections it rejected before they became links. */
-    rejections: (): LogLine[] => lines.filter((line) => line.msg.startsWith("rejected a connection")),
-    assertGoodLinkUnharmed,
-    newPeerLinks,
-    /** Also links a new peer: a handshake slot that an attack still held would show here, the node has few. */
-    async assertGoodPeerUnharmed(): Promise<void> {
-      await assertGoodLinkUnharmed();
-      await newPeerLinks();
-    },
-  };
+/** The scene with a handshake timeout and a cap on pending handshakes far below the transport's defaults. */
+async function startScene(t: TestContext, { handshakeTimeoutMs = 1000, maxPendingHandshakes = 16 } = {}) {
+  return { ...(await startHostileScene(t, { handshakeTimeoutMs, maxPendingHandshakes })), handshakeTimeoutMs };
 }
 type Scene = Awaited<ReturnType<typeof startScene>>;
 
@@ -189,10 +57,6 @@ function tlsAttacker(t: TestContext, port: number, options: ConnectionOptions): 
     socket.once("close", () => resolve(false));
   });
   return Object.assign(watch(t, socket), { secured });
-}
-
-async function closedByNode(attacker: Attacker): Promise<void> {
-  await within(attacker.closed, "the node closes the attacker's connection");
 }
 
 async function connected(attacker: Attacker): Promise<void> {

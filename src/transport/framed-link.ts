@@ -44,6 +44,8 @@ export class FramedLink implements Link {
   readonly #control = new FrameBatch();
   readonly #data = new FrameBatch();
   #flushScheduled = false;
+  /** Closed with a goodbye but still delivering what the peer sent before it saw it. */
+  #draining = false;
   /** A PONG is in the batch: a peer's burst of PINGs earns one answer per write, so it cannot grow the queue. */
   #pongQueued = false;
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -144,6 +146,17 @@ export class FramedLink implements Link {
     this.#shutdown(reason, "with goodbye");
   }
 
+  /**
+   * Closes this link as a duplicate of `kept`: whatever the peer already sent on it, before it saw
+   * the goodbye, is handed to `kept`'s receiver, so two nodes that dialed each other at once lose nothing.
+   */
+  retireInto(kept: FramedLink): void {
+    this.#handler = (lane, payload) => kept.#receive(lane, payload);
+    for (const [lane, payload] of this.#held.splice(0)) kept.#receive(lane, payload);
+    this.#shutdown("duplicate link", "with goodbye");
+    if (this.#socket.isPaused()) this.#socket.resume();
+  }
+
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -191,11 +204,12 @@ export class FramedLink implements Link {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closeReason !== undefined) return;
+    if (this.#closeReason !== undefined && !this.#draining) return;
     this.#lastReceivedAt = this.#clock.now();
     try {
       this.#reader.push(chunk);
     } catch (error) {
+      this.#draining = false;
       this.close(`protocol error: ${(error as Error).message}`);
       return;
     }
@@ -203,15 +217,19 @@ export class FramedLink implements Link {
   }
 
   #onFrame(type: number, payload: Buffer): void {
-    if (this.#closeReason !== undefined) return;
+    if (this.#closeReason !== undefined) {
+      if (!this.#draining) return;
+      // Closed with a goodbye: what the peer sent before it saw ours is still delivered, up to its own
+      // goodbye or the end of the stream. This is what makes dropping a duplicate link lose nothing.
+      if (type === FrameType.CONTROL || type === FrameType.DATA) this.#deliver(type === FrameType.CONTROL ? "control" : "data", payload);
+      else if (type === FrameType.GOODBYE || type === FrameType.REFUSE) this.#draining = false;
+      return;
+    }
     switch (type) {
       case FrameType.CONTROL:
-      case FrameType.DATA: {
-        const lane: Lane = type === FrameType.CONTROL ? "control" : "data";
-        if (this.#handler === undefined) this.#held.push([lane, payload]);
-        else this.#deliver(lane, payload);
+      case FrameType.DATA:
+        this.#receive(type === FrameType.CONTROL ? "control" : "data", payload);
         return;
-      }
       case FrameType.PING:
         if (this.#pongQueued) return;
         this.#pongQueued = true;
@@ -232,6 +250,12 @@ export class FramedLink implements Link {
       default:
         this.close(`protocol error: unknown frame type ${type}`);
     }
+  }
+
+  /** Hands a payload to the receiver, or holds it until there is one. */
+  #receive(lane: Lane, payload: Uint8Array): void {
+    if (this.#handler === undefined) this.#held.push([lane, payload]);
+    else this.#deliver(lane, payload);
   }
 
   #deliver(lane: Lane, payload: Uint8Array): void {
@@ -286,6 +310,7 @@ export class FramedLink implements Link {
     const socket = this.#socket;
     if (how === "with goodbye" && socket.writable && !socket.destroyed) {
       this.#flush(encodeFrame(FrameType.GOODBYE, Buffer.from(reason.slice(0, MAX_REASON_BYTES), "utf8")));
+      this.#draining = this.#handler !== undefined;
     }
     this.#control.clear();
     this.#data.clear();

@@ -275,11 +275,11 @@ export class TlsTransport implements Transport {
     link.onClose((reason) => this.#onLinkClosed(link, reason));
     const existing = this.#links.get(nodeId);
     if (existing !== undefined && !preferred(link, origin, existing, this.#origins.get(existing)!)) {
-      link.close("duplicate link");
+      link.retireInto(existing);
       return existing;
     }
     this.#links.set(nodeId, link);
-    existing?.close("duplicate link");
+    existing?.retireInto(link);
     const { logger } = this.#options;
     logger.info({ peer: nodeId, address: link.remote.address, outbound: link.outbound }, `link to node ${nodeId} is up`);
     for (const service of mismatchedServices(this.#hello, link.remote)) {

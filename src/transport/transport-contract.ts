@@ -195,6 +195,29 @@ export function transportContract(name: string, makeFactory: () => TransportFact
       });
     }
 
+    it("payloads sent at once on every link a simultaneous dial announced all arrive, even on a link then dropped as a duplicate", async () => {
+      const [a, b] = await nodes.two();
+      const received = { a: 0, b: 0 };
+      const sent = { a: 0, b: 0 };
+      const greet = (side: "a" | "b", link: Link) => {
+        for (let i = 0; i < 10 && !link.closed; i++) if (link.send("data", bytes(`${side}${i}`))) sent[side]++;
+      };
+      a.transport.onLink((link) => {
+        link.onMessage(() => received.a++);
+        greet("a", link);
+      });
+      b.transport.onLink((link) => {
+        link.onMessage(() => received.b++);
+        greet("b", link);
+      });
+      const [ab, ba] = await Promise.all([a.transport.connect(b.address), b.transport.connect(a.address)]);
+      greet("a", ab);
+      greet("b", ba);
+      await until("every payload sent arrived", () => received.b === sent.a && received.a === sent.b);
+      await quiet();
+      assert.deepEqual(received, { a: sent.b, b: sent.a });
+    });
+
     it("connect to a node already linked resolves with the existing link, from either side", async () => {
       const [a, b] = await nodes.two();
       const { ab, ba } = await linkPair(a, b);

@@ -84,6 +84,7 @@ export interface SceneOptions<C extends Clock> {
   limits?: Partial<TransportLimits>;
   handshakeTimeoutMs?: number;
   maxPendingHandshakes?: number;
+  maxPendingPerSource?: number;
 }
 
 /**
@@ -103,6 +104,7 @@ export async function startScene<C extends Clock = ManualClock>(t: TestContext, 
     limits: options.limits ?? { idleTimeoutMs: 10 * LOG_INTERVAL_MS },
     handshakeTimeoutMs: options.handshakeTimeoutMs,
     maxPendingHandshakes: options.maxPendingHandshakes,
+    maxPendingPerSource: options.maxPendingPerSource,
     logger: pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }),
     clock,
     derivePsk: memoizedPsk,

@@ -25,8 +25,10 @@ export interface TlsTransportOptions {
   limits?: Partial<TransportLimits>;
   /** Time for TCP, TLS and the hello together. Default 5000. */
   handshakeTimeoutMs?: number;
-  /** Inbound connections still in their handshake beyond this are destroyed at once. Default 64. */
+  /** Inbound connections in their handshake at once; beyond it the oldest is dropped. Default 64. */
   maxPendingHandshakes?: number;
+  /** The same bound per remote address. Default 8. */
+  maxPendingPerSource?: number;
   /** Largest hello accepted (and sent). Default 256 KiB. */
   maxHelloBytes?: number;
   /** How long a closed link waits for the peer before destroying the socket. Default 1000. */
@@ -73,7 +75,10 @@ export class TlsTransport implements Transport {
   readonly #sockets = new Set<Socket>();
   /** Sockets between accept/dial and a link: nothing on them is worth a goodbye. */
   readonly #handshaking = new Set<Socket>();
-  #pendingHandshakes = 0;
+  /** Inbound connections still in their handshake, oldest first. */
+  readonly #pending = new Set<Socket>();
+  /** Dropped to make room: already logged as such, not again as a failed handshake. */
+  readonly #evicted = new WeakSet<Socket>();
   readonly #linkHandlers: ((link: Link) => void)[] = [];
   /** Service id + foreign fingerprint pairs already reported; bounded by the contract versions in the cluster. */
   readonly #warnedServices = new Set<string>();
@@ -90,6 +95,7 @@ export class TlsTransport implements Transport {
       port: options.port,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxPendingHandshakes: options.maxPendingHandshakes ?? 64,
+      maxPendingPerSource: options.maxPendingPerSource ?? 8,
       closeGraceMs: options.closeGraceMs ?? 1000,
       logger: options.logger,
       clock: options.clock ?? systemClock,
@@ -193,14 +199,14 @@ export class TlsTransport implements Transport {
   #accept(raw: Socket): void {
     const peer = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on("error", () => {});
-    if (this.#closed || this.#pendingHandshakes >= this.#options.maxPendingHandshakes) {
+    if (this.#closed) {
       raw.destroy();
-      if (!this.#closed) this.#logBadConnection(peer, "pending", `too many pending handshakes (${this.#options.maxPendingHandshakes}): dropped at once`);
       return;
     }
+    this.#makeRoomFor(raw);
     this.#track(raw);
     this.#handshaking.add(raw);
-    this.#pendingHandshakes++;
+    this.#pending.add(raw);
     let unknownKeyId: string | undefined;
     // Node reads pskCallback from a server-side TLSSocket's options; @types/node only declares it for tls.Server.
     const tlsOptions: TLSSocketOptions & { pskCallback: (socket: TLSSocket, identity: string) => Buffer | null } = {
@@ -219,11 +225,12 @@ export class TlsTransport implements Transport {
     // a tampered connection would stay open until the next write. Turn it into an ordinary error.
     socket.on("_tlsError", (error: Error) => socket.destroy(error));
     const done = (): void => {
-      this.#pendingHandshakes--;
+      this.#pending.delete(raw);
       this.#handshaking.delete(raw);
     };
     this.#handshake(socket, "secure").then(done, (error: unknown) => {
       done();
+      if (this.#evicted.has(raw)) return;
       if (error instanceof KaffixError && error.code === "INCOMPATIBLE_PEER") return this.#logRefusal(peer, error.message);
       if (unknownKeyId !== undefined) {
         const reason = `TLS handshake failed: unknown PSK identity "${unknownKeyId}" (is the token the same on both nodes?)`;
@@ -265,6 +272,38 @@ export class TlsTransport implements Transport {
       this.#options.clock.clearTimeout(timer);
       this.#handshaking.delete(socket);
     }
+  }
+
+  /**
+   * Keeps the pending handshakes within bounds by dropping the OLDEST one, never the newcomer: idle
+   * connections cannot fill the slots and lock out a real peer, whose handshake takes milliseconds.
+   * A source (remote address) at its own bound loses its oldest connection first, so one host cannot
+   * push out everyone else's.
+   */
+  #makeRoomFor(raw: Socket): void {
+    const { maxPendingHandshakes, maxPendingPerSource } = this.#options;
+    const source = raw.remoteAddress ?? "";
+    let fromSource = 0;
+    let oldestFromSource: Socket | undefined;
+    for (const socket of this.#pending) {
+      if (socket.remoteAddress !== source) continue;
+      fromSource++;
+      oldestFromSource ??= socket;
+    }
+    let victim: Socket | undefined;
+    let why = "";
+    if (fromSource >= maxPendingPerSource) {
+      victim = oldestFromSource;
+      why = `more than ${maxPendingPerSource} pending handshakes from ${source}: the oldest was dropped`;
+    } else if (this.#pending.size >= maxPendingHandshakes) {
+      victim = this.#pending.values().next().value;
+      why = `more than ${maxPendingHandshakes} pending handshakes: the oldest was dropped`;
+    }
+    if (victim === undefined) return;
+    this.#pending.delete(victim);
+    this.#evicted.add(victim);
+    victim.destroy();
+    this.#logBadConnection(`${victim.remoteAddress}:${victim.remotePort}`, "pending", why);
   }
 
   /** Registers a new link unless one to the same node is preferred; returns the link kept. */

@@ -6,6 +6,7 @@ import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { encodeFrame, FrameReader, FrameType, FRAME_HEADER_BYTES } from "../wire/frame.js";
 import { FrameBatch } from "./frame-batch.js";
 import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Lane, type Link, type TransportLimits } from "./transport.js";
+import { rethrowLater } from "./rethrow-later.js";
 
 export interface FramedLinkOptions {
   remote: Hello;
@@ -262,9 +263,7 @@ export class FramedLink implements Link {
     try {
       this.#handler!(lane, payload);
     } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
+      rethrowLater(error);
     }
   }
 
@@ -326,9 +325,7 @@ export class FramedLink implements Link {
       try {
         handler(reason);
       } catch (thrown) {
-        queueMicrotask(() => {
-          throw thrown;
-        });
+        rethrowLater(thrown);
       }
     }
   }

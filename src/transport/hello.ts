@@ -24,8 +24,8 @@ export function refusalReason(local: Hello, remote: Hello): string | undefined {
 export function mismatchedServices(local: Hello, remote: Hello): string[] {
   const out: string[] = [];
   for (const [id, fingerprint] of Object.entries(remote.services)) {
-    const mine = local.services[id];
-    if (mine !== undefined && mine !== fingerprint) out.push(id);
+    if (!Object.hasOwn(local.services, id)) continue; // not ours; and never a name from Object.prototype
+    if (local.services[id] !== fingerprint) out.push(id);
   }
   return out.sort();
 }

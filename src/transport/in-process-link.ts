@@ -7,6 +7,7 @@ import type { TimerHandle } from "../clock.js";
 import { FRAME_HEADER_BYTES } from "../wire/frame.js";
 import type { InProcessWire } from "./in-process-network.js";
 import type { Hello, Lane, Link, TransportLimits } from "./transport.js";
+import { rethrowLater } from "./rethrow-later.js";
 
 interface LinkOptions {
   remote: Hello;
@@ -291,10 +292,4 @@ export class InProcessLink implements Link {
 function dueHead(queue: Queued[], now: number): boolean {
   const head = queue[0];
   return head !== undefined && head.dueMs <= now;
-}
-
-export function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }

@@ -19,7 +19,8 @@
 import { KaffixError } from "../errors.js";
 import type { Clock } from "../clock.js";
 import { helloProblem, refusalReason } from "./hello.js";
-import { InProcessLink, rethrowLater } from "./in-process-link.js";
+import { InProcessLink } from "./in-process-link.js";
+import { rethrowLater } from "./rethrow-later.js";
 import { systemError, type InProcessWire } from "./in-process-network.js";
 import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Link, type Transport, type TransportLimits } from "./transport.js";
 

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
 import { closeGracefully, FramedLink } from "./framed-link.js";
+import { rethrowLater } from "./rethrow-later.js";
 import { describeFailure, dialError } from "./handshake-failure.js";
 import { encodeHello, exchangeHellos } from "./hello-exchange.js";
 import { mismatchedServices } from "./hello.js";
@@ -45,6 +46,9 @@ const TLS_SETTINGS = {
   ciphers: "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
 } as const;
 
+/** Distinct (service, foreign contract) pairs remembered for the once-only warning. */
+const MAX_WARNED_SERVICES = 1024;
+
 /** Both ends of a TLS connection export the same value: a name for the connection both sides agree on. */
 const CONNECTION_ID_LABEL = "kaffix link id";
 
@@ -80,7 +84,7 @@ export class TlsTransport implements Transport {
   /** Dropped to make room: already logged as such, not again as a failed handshake. */
   readonly #evicted = new WeakSet<Socket>();
   readonly #linkHandlers: ((link: Link) => void)[] = [];
-  /** Service id + foreign fingerprint pairs already reported; bounded by the contract versions in the cluster. */
+  /** Service id + foreign fingerprint pairs already reported (at most MAX_WARNED_SERVICES). */
   readonly #warnedServices = new Set<string>();
   #closed = false;
 
@@ -322,13 +326,21 @@ export class TlsTransport implements Transport {
     const { logger } = this.#options;
     logger.info({ peer: nodeId, address: link.remote.address, outbound: link.outbound }, `link to node ${nodeId} is up`);
     for (const service of mismatchedServices(this.#hello, link.remote)) {
-      // Once per service and foreign contract, not per peer: node ids change with every restart.
+      // Once per service and foreign contract, not per peer: node ids change with every restart. The
+      // set is cleared when full, so even a member announcing endless contracts cannot grow it.
       const key = `${service}\u0000${link.remote.services[service]}`;
       if (this.#warnedServices.has(key)) continue;
+      if (this.#warnedServices.size >= MAX_WARNED_SERVICES) this.#warnedServices.clear();
       this.#warnedServices.add(key);
       logger.warn({ peer: nodeId, service }, `service ${service} has another contract on node ${nodeId}: it is not routed between the two`);
     }
-    for (const handler of this.#linkHandlers) handler(link);
+    for (const handler of this.#linkHandlers) {
+      try {
+        handler(link);
+      } catch (error) {
+        rethrowLater(error); // a bug in a handler, not a reason to drop the link or skip the other handlers
+      }
+    }
     return link;
   }
 

@@ -128,8 +128,8 @@ export function resolveStartOptions(
   const deadLetterLimit = options.deadLetterLimit ?? 1000;
   if (!Number.isInteger(deadLetterLimit) || deadLetterLimit < 1) invalid("deadLetterLimit must be a positive integer", "deadLetterLimit");
   const maxFrameBytes = options.maxFrameBytes ?? 4 * 1024 * 1024;
-  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > 1024 * 1024 * 1024) {
-    invalid(`maxFrameBytes must be an integer from 1024 to 1 GiB, got ${JSON.stringify(maxFrameBytes)}`, "maxFrameBytes");
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > 64 * 1024 * 1024) {
+    invalid(`maxFrameBytes must be an integer from 1024 to 64 MiB, got ${JSON.stringify(maxFrameBytes)}`, "maxFrameBytes");
   }
   return { tokens, tokenGenerated: given.length === 0, peers, port, host, region, services, http, logLevel, deadLetterLimit, maxFrameBytes };
 }

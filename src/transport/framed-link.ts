@@ -103,8 +103,9 @@ export class FramedLink implements Link {
 
   send(lane: Lane, payload: Uint8Array): boolean {
     if (this.#closeReason !== undefined) throw this.#closedError();
-    if (payload.length > this.#limits.maxFrameBytes) {
-      throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${this.#limits.maxFrameBytes})`);
+    const limit = Math.min(this.#limits.maxFrameBytes, this.remote.maxFrameBytes ?? Infinity);
+    if (payload.length > limit) {
+      throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${limit}, the smaller of the two nodes' limits)`);
     }
     const queued = this.queuedBytes;
     if (queued > 0 && queued + FRAME_HEADER_BYTES + payload.length > this.#limits.maxQueuedBytes) {

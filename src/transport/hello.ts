@@ -39,6 +39,7 @@ export function helloProblem(value: unknown): string | undefined {
   if (typeof h.nodeId !== "string" || h.nodeId.length === 0 || h.nodeId.length > 128) return "hello.nodeId is invalid";
   if (!Number.isSafeInteger(h.incarnation) || (h.incarnation as number) < 0) return "hello.incarnation is invalid";
   if (typeof h.address !== "string" || h.address.length > 300) return "hello.address is invalid";
+  if (h.maxFrameBytes !== undefined && (!Number.isSafeInteger(h.maxFrameBytes) || (h.maxFrameBytes as number) < 1)) return "hello.maxFrameBytes is invalid";
   if (h.services === null || typeof h.services !== "object" || Array.isArray(h.services)) return "hello.services is not an object";
   const entries = Object.entries(h.services as object);
   if (entries.length > 10_000) return "hello.services has too many entries";

@@ -90,9 +90,10 @@ export class InProcessLink implements Link {
   send(lane: Lane, payload: Uint8Array): boolean {
     if (this.#closeReason !== undefined) throw this.#closedError();
     if (lane !== "control" && lane !== "data") throw new KaffixError("INVALID_ARGUMENT", `unknown lane "${String(lane)}"`);
-    const { maxFrameBytes, maxQueuedBytes } = this.#limits;
+    const { maxQueuedBytes } = this.#limits;
+    const maxFrameBytes = Math.min(this.#limits.maxFrameBytes, this.remote.maxFrameBytes ?? Infinity);
     if (payload.length > maxFrameBytes) {
-      throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${maxFrameBytes})`);
+      throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${maxFrameBytes}, the smaller of the two nodes' limits)`);
     }
     const size = FRAME_HEADER_BYTES + payload.length;
     if (this.#queuedBytes > 0 && this.#queuedBytes + size > maxQueuedBytes) return false;

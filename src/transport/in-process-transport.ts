@@ -59,8 +59,8 @@ export class InProcessTransport implements Transport {
   /** Made by `InProcessNetwork.transport()`, which owns the wire. */
   constructor(wire: InProcessWire, options: InProcessTransportOptions) {
     this.#wire = wire;
-    this.#hello = cloneHello(options.hello);
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
+    this.#hello = { ...cloneHello(options.hello), maxFrameBytes: this.#limits.maxFrameBytes };
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
   }
 

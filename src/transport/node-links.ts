@@ -2,7 +2,7 @@
 
 import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
-import type { Clock } from "../clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 import { connectWithRetry } from "./connect-with-retry.js";
 import { PROTOCOL_VERSION } from "./hello.js";
 import { TlsTransport } from "./tls-transport.js";
@@ -25,6 +25,10 @@ export interface NodeLinksOptions {
   random: () => number;
 }
 
+/** A link that lived this long was healthy: its loss is redialed at once. */
+const STABLE_LINK_MS = 10_000;
+const MAX_REDIAL_DELAY_MS = 30_000;
+
 /** What /cluster shows of one linked peer. */
 export interface PeerLink {
   id: string;
@@ -39,6 +43,8 @@ export class NodeLinks {
   readonly transport: Transport & { readonly closed: boolean };
   readonly #options: NodeLinksOptions;
   readonly #dials = new AbortController();
+  /** Timers of redials waiting out a backoff. */
+  readonly #redials = new Set<TimerHandle>();
   #port = 0;
 
   private constructor(options: NodeLinksOptions) {
@@ -55,7 +61,8 @@ export class NodeLinks {
       tokens: options.tokens,
       host: options.host,
       port: options.port,
-      limits: { maxFrameBytes: options.maxFrameBytes },
+      // The send queue holds at least two of the largest frames.
+      limits: { maxFrameBytes: options.maxFrameBytes, maxQueuedBytes: Math.max(16 * 1024 * 1024, 2 * options.maxFrameBytes) },
       logger: options.logger,
       clock: options.clock,
     });
@@ -86,17 +93,24 @@ export class NodeLinks {
 
   async close(): Promise<void> {
     this.#dials.abort(new KaffixError("STOPPING", "the node is stopping"));
+    for (const timer of this.#redials) this.#options.clock.clearTimeout(timer);
+    this.#redials.clear();
     await this.transport.close();
   }
 
-  /** Dials until linked, and again whenever that link is lost, until the node stops. */
-  #dial(address: string): void {
+  /**
+   * Dials until linked, and again whenever that link is lost, until the node stops. A link that keeps
+   * dying soon after it came up is redialed with a growing, jittered delay rather than in a loop.
+   */
+  #dial(address: string, quickDrops = 0): void {
     const { logger, clock, random } = this.#options;
     const linked = connectWithRetry(this.transport, address, {
       signal: this.#dials.signal,
       clock,
       random,
       onRetry: (error, attempt, delayMs) => {
+        // A refusal is logged by the transport itself, rate-limited.
+        if (error instanceof KaffixError && error.code === "INCOMPATIBLE_PEER") return;
         // Attempts 1, 2, 4, 8, …: a peer that stays away costs a few lines, not one per backoff step.
         if ((attempt & (attempt - 1)) !== 0) return;
         const reason = error instanceof Error ? error.message : String(error);
@@ -104,9 +118,20 @@ export class NodeLinks {
       },
     });
     linked.then(
-      (link) => link.onClose(() => {
-        if (!this.#dials.signal.aborted && !this.transport.closed) this.#dial(address);
-      }),
+      (link) => {
+        const upAt = clock.now();
+        link.onClose(() => {
+          if (this.#dials.signal.aborted || this.transport.closed) return;
+          const drops = clock.now() - upAt < STABLE_LINK_MS ? quickDrops + 1 : 0;
+          if (drops === 0) return this.#dial(address, 0);
+          const ceilingMs = Math.min(MAX_REDIAL_DELAY_MS, 100 * 2 ** Math.min(drops, 20));
+          const timer = clock.setTimeout(() => {
+            this.#redials.delete(timer);
+            if (!this.#dials.signal.aborted) this.#dial(address, drops);
+          }, ceilingMs * (0.5 + random() / 2));
+          this.#redials.add(timer);
+        });
+      },
       () => {
         // Only abort or transport close end the retries: both mean the node is stopping.
       },

@@ -120,6 +120,21 @@ async function rawClient(t: TestContext, address: string, psk: Psk, hello?: Hell
   return { ...client, secured };
 }
 
+test("nodes with different frame limits send each other nothing over the smaller one, and the link stays open", { timeout: 5000 }, async (t) => {
+  const a = await startNode(t, "a", { limits: { maxFrameBytes: 4096 } });
+  const b = await startNode(t, "b", { limits: { maxFrameBytes: 1024 } });
+  const inbound = nextLink(b);
+  const ab = await a.transport.connect(b.address);
+  const ba = await inbound;
+  assert.equal(ab.remote.maxFrameBytes, 1024);
+  const received: number[] = [];
+  ba.onMessage((_lane, payload) => received.push(payload.length));
+  assert.throws(() => ab.send("data", new Uint8Array(2048)), /over maxFrameBytes \(1024/);
+  ab.send("data", new Uint8Array(1024));
+  await eventually(() => received.length === 1, "the payload within the limit arrives");
+  assert.equal(ab.closed, false);
+});
+
 test("two nodes with the same token link up, see each other's hello and stream payloads in order", { timeout: 10_000 }, async (t) => {
   const a = await startNode(t, "a", { hello: { services: { orders: "f1" } } });
   const b = await startNode(t, "b", { hello: { services: { orders: "f1", mail: "m1" } } });

@@ -90,10 +90,10 @@ export class TlsTransport implements Transport {
 
   constructor(options: TlsTransportOptions) {
     if (options.tokens.length === 0) throw new KaffixError("INVALID_ARGUMENT", "TlsTransport needs at least one token");
-    this.#hello = { ...options.hello, services: { ...options.hello.services } };
+    this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
+    this.#hello = { ...options.hello, services: { ...options.hello.services }, maxFrameBytes: this.#limits.maxFrameBytes };
     this.#maxHelloBytes = options.maxHelloBytes ?? 256 * 1024;
     encodeHello(this.#hello, this.#maxHelloBytes); // throws now if this node's hello is too large
-    this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#options = {
       host: options.host,
       port: options.port,

@@ -19,6 +19,11 @@ export interface Hello {
   address: string;
   /** Compiled-in services: id → fingerprint of its contract. Different sets are normal. */
   services: Record<string, string>;
+  /**
+   * Largest payload this node accepts in one frame; a transport fills it in from its limits, and sends
+   * a peer nothing larger than the peer's own limit.
+   */
+  maxFrameBytes?: number;
 }
 
 export interface Link {

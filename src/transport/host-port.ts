@@ -1,5 +1,6 @@
 // Node addresses as "host:port" strings, IPv6 hosts in brackets.
 
+import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import { KaffixError } from "../errors.js";
 
 /** Splits "host:port" or "[v6]:port". */
@@ -12,9 +13,22 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2])!, port };
 }
 
-/** The address peers should dial for a listener on `host`: a wildcard host becomes loopback. */
-export function formatAddress(host: string, port: number): string {
-  if (host === "0.0.0.0" || host === "") return `127.0.0.1:${port}`;
-  if (host === "::") return `[::1]:${port}`;
+/**
+ * The address peers should dial for a listener on `host`. A wildcard host (0.0.0.0, ::) becomes this
+ * machine's first external address of that family, so that other machines can use it; loopback when
+ * there is none. (Membership will learn the address peers actually see and prefer it.)
+ */
+export function formatAddress(
+  host: string,
+  port: number,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
+): string {
+  if (host === "0.0.0.0" || host === "" || host === "::") {
+    const family = host === "::" ? "IPv6" : "IPv4";
+    const external = Object.values(interfaces)
+      .flatMap((list) => list ?? [])
+      .find((info) => info.family === family && !info.internal && !info.address.startsWith("fe80:"));
+    host = external?.address ?? (family === "IPv6" ? "::1" : "127.0.0.1");
+  }
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

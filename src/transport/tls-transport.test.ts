@@ -324,7 +324,7 @@ test("a peer that keeps its send queue full without reading is dropped", { timeo
   assert.match(await closed, /peer stopped reading/);
 });
 
-test("a service whose contract differs between two nodes is logged once per peer and service", { timeout: 5000 }, async (t) => {
+test("a service whose contract differs between two nodes is logged once per service and foreign contract", { timeout: 5000 }, async (t) => {
   const a = await startNode(t, "a", { hello: { services: { orders: "v1", mail: "m1" } } });
   const b = await startNode(t, "b", { hello: { services: { orders: "v2", mail: "m1", search: "s1" } } });
   for (let i = 0; i < 2; i++) {

@@ -17,12 +17,14 @@ export interface FramedLinkOptions {
   leftover?: Buffer;
   /** How long a closing link waits for the peer to end the stream before destroying it. Default 1000. */
   closeGraceMs?: number;
+  /** Data bytes the socket may hold unwritten before more is handed to it; see #flush. Default 64 KiB. */
+  socketDataBudgetBytes?: number;
 }
 
 const EMPTY = new Uint8Array(0);
 const MAX_REASON_BYTES = 1024;
 /** Most data bytes the socket may hold unwritten before more is handed to it (see #flush). */
-const SOCKET_DATA_BUDGET = 64 * 1024;
+const DEFAULT_SOCKET_DATA_BUDGET = 64 * 1024;
 
 /**
  * Guarantees beyond Link: payloads are copied when sent, so the caller may reuse its buffer; payloads
@@ -40,6 +42,7 @@ export class FramedLink implements Link {
   readonly #clock: Clock;
   readonly #reader: FrameReader;
   readonly #closeGraceMs: number;
+  readonly #socketDataBudget: number;
 
   // Sending.
   readonly #control = new FrameBatch();
@@ -74,6 +77,7 @@ export class FramedLink implements Link {
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#clock = options.clock ?? systemClock;
     this.#closeGraceMs = options.closeGraceMs ?? 1000;
+    this.#socketDataBudget = options.socketDataBudgetBytes ?? DEFAULT_SOCKET_DATA_BUDGET;
     this.#reader = new FrameReader(this.#limits.maxFrameBytes, (type, payload) => this.#onFrame(type, payload));
     this.#lastSentAt = this.#lastReceivedAt = this.#lastWriteDoneAt = this.#clock.now();
 
@@ -180,7 +184,7 @@ export class FramedLink implements Link {
     // of bulk data then waits for at most this much, not for the whole send queue.
     if (last !== undefined) this.#data.takeInto(parts);
     else {
-      const room = SOCKET_DATA_BUDGET - this.#socket.writableLength;
+      const room = this.#socketDataBudget - this.#socket.writableLength;
       if (room > 0) this.#data.takeUpTo(parts, room);
     }
     if (last !== undefined) parts.push(last);

@@ -34,6 +34,8 @@ export interface TlsTransportOptions {
   maxHelloBytes?: number;
   /** How long a closed link waits for the peer before destroying the socket. Default 1000. */
   closeGraceMs?: number;
+  /** How far data may run ahead in the socket, which bounds how long control frames wait. Default 64 KiB. */
+  socketDataBudgetBytes?: number;
   logger: Logger;
   clock?: Clock;
   /** Turns a token into its key; tests inject a memoized one, because a derivation takes ~60 ms of CPU. */
@@ -101,6 +103,7 @@ export class TlsTransport implements Transport {
       maxPendingHandshakes: options.maxPendingHandshakes ?? 64,
       maxPendingPerSource: options.maxPendingPerSource ?? 8,
       closeGraceMs: options.closeGraceMs ?? 1000,
+      socketDataBudgetBytes: options.socketDataBudgetBytes ?? 64 * 1024,
       logger: options.logger,
       clock: options.clock ?? systemClock,
     };
@@ -261,7 +264,7 @@ export class TlsTransport implements Transport {
       this.#helloFrame ??= encodeHello(this.#hello, this.#maxHelloBytes);
       const { remote, leftover } = await exchangeHellos(socket, this.#hello, this.#helloFrame, this.#maxHelloBytes);
       this.#checkOpen();
-      const link = new FramedLink(socket, { remote, outbound, leftover, limits: this.#limits, clock: this.#options.clock, closeGraceMs: this.#options.closeGraceMs });
+      const link = new FramedLink(socket, { remote, outbound, leftover, limits: this.#limits, clock: this.#options.clock, closeGraceMs: this.#options.closeGraceMs, socketDataBudgetBytes: this.#options.socketDataBudgetBytes });
       const connectionId = socket.exportKeyingMaterial(16, CONNECTION_ID_LABEL, Buffer.alloc(0)).toString("hex");
       return this.#adopt(link, { dialer: outbound ? this.#hello.nodeId : remote.nodeId, connectionId });
     } catch (error) {

@@ -39,6 +39,7 @@ test("a node dials its --peer and both list each other with their services", asy
     incarnation: b.cluster().peers[0]!.incarnation,
     outbound: true,
     services: ["Orders"],
+    mismatched: [],
   });
   assert.equal(a.cluster().peers[0]!.outbound, false);
 });
@@ -84,4 +85,5 @@ test("a service whose contract differs on a peer is reported once by name, even 
   await eventually(() => a.cluster().peers.some((peer) => peer.id === c.nodeId), "linked to the new node");
   const reports = lines.filter((line) => line.includes("service Orders has another contract"));
   assert.equal(reports.length, 1);
+  assert.deepEqual(a.cluster().peers.map((peer) => peer.mismatched), [["Orders"]]);
 });

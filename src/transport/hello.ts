@@ -21,7 +21,7 @@ export function refusalReason(local: Hello, remote: Hello): string | undefined {
 }
 
 /** Services both nodes have whose contract fingerprints differ (a rolling upgrade in progress). */
-export function mismatchedServices(local: Hello, remote: Hello): string[] {
+export function mismatchedServices(local: Pick<Hello, "services">, remote: Pick<Hello, "services">): string[] {
   const out: string[] = [];
   for (const [id, fingerprint] of Object.entries(remote.services)) {
     if (!Object.hasOwn(local.services, id)) continue; // not ours; and never a name from Object.prototype

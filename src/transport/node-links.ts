@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import { connectWithRetry } from "./connect-with-retry.js";
-import { PROTOCOL_VERSION } from "./hello.js";
+import { mismatchedServices, PROTOCOL_VERSION } from "./hello.js";
 import { TlsTransport } from "./tls-transport.js";
 import type { Link, Transport } from "./transport.js";
 
@@ -36,7 +36,10 @@ export interface PeerLink {
   incarnation: number;
   /** True when this node dialed. */
   outbound: boolean;
+  /** The peer's services. */
   services: string[];
+  /** Services both nodes have whose contracts differ: messages for them never go to this peer. */
+  mismatched: string[];
 }
 
 export class NodeLinks {
@@ -88,7 +91,20 @@ export class NodeLinks {
       incarnation: link.remote.incarnation,
       outbound: link.outbound,
       services: Object.keys(link.remote.services),
+      mismatched: mismatchedServices({ services: this.#options.services }, link.remote),
     }));
+  }
+
+  /**
+   * Linked peers that run `serviceId` under the same contract as this node: the only ones a message
+   * for it may be routed to (a node with another contract is mid-upgrade, not a valid target).
+   */
+  linksServing(serviceId: string): Link[] {
+    const mine = this.#options.services[serviceId];
+    if (mine === undefined) return [];
+    return [...this.transport.links.values()].filter(
+      (link) => Object.hasOwn(link.remote.services, serviceId) && link.remote.services[serviceId] === mine,
+    );
   }
 
   async close(): Promise<void> {

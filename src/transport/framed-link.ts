@@ -6,6 +6,7 @@ import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { encodeFrame, FrameReader, FrameType, FRAME_HEADER_BYTES } from "../wire/frame.js";
 import { FrameBatch } from "./frame-batch.js";
 import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Lane, type Link, type TransportLimits } from "./transport.js";
+import { LinkEvents } from "./link-events.js";
 import { rethrowLater } from "./rethrow-later.js";
 
 export interface FramedLinkOptions {
@@ -36,6 +37,7 @@ const DEFAULT_SOCKET_DATA_BUDGET = 64 * 1024;
 export class FramedLink implements Link {
   // Fixed after construction.
   readonly remote: Hello;
+  readonly #events: LinkEvents;
   readonly outbound: boolean;
   readonly #socket: Duplex;
   readonly #limits: TransportLimits;
@@ -52,7 +54,6 @@ export class FramedLink implements Link {
   #draining = false;
   /** A PONG is in the batch: a peer's burst of PINGs earns one answer per write, so it cannot grow the queue. */
   #pongQueued = false;
-  #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** When a send was last refused, until the queue drains to half its bound. */
   #fullSince: number | undefined;
 
@@ -68,10 +69,10 @@ export class FramedLink implements Link {
 
   // Lifecycle.
   #closeReason: string | undefined;
-  #closeHandlers: ((reason: string) => void)[] = [];
 
   constructor(socket: Duplex, options: FramedLinkOptions) {
     this.remote = options.remote;
+    this.#events = new LinkEvents(options.remote.nodeId);
     this.outbound = options.outbound;
     this.#socket = socket;
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
@@ -106,7 +107,7 @@ export class FramedLink implements Link {
   }
 
   send(lane: Lane, payload: Uint8Array): boolean {
-    if (this.#closeReason !== undefined) throw this.#closedError();
+    if (this.#closeReason !== undefined) throw this.#events.closedError();
     const limit = Math.min(this.#limits.maxFrameBytes, this.remote.maxFrameBytes ?? Infinity);
     if (payload.length > limit) {
       throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${limit}, the smaller of the two nodes' limits)`);
@@ -123,9 +124,9 @@ export class FramedLink implements Link {
   }
 
   whenWritable(): Promise<void> {
-    if (this.#closeReason !== undefined) return Promise.reject(this.#closedError());
+    if (this.#closeReason !== undefined) return Promise.reject(this.#events.closedError());
     if (!this.#overLowWater()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return this.#events.waitWritable();
   }
 
   onMessage(handler: (lane: Lane, payload: Uint8Array) => void): void {
@@ -143,9 +144,7 @@ export class FramedLink implements Link {
   }
 
   onClose(handler: (reason: string) => void): void {
-    const reason = this.#closeReason;
-    if (reason === undefined) this.#closeHandlers.push(handler);
-    else queueMicrotask(() => handler(reason));
+    this.#events.onClose(handler);
   }
 
   close(reason: string): void {
@@ -199,9 +198,7 @@ export class FramedLink implements Link {
     if (this.#data.bytes > 0 && this.#closeReason === undefined) this.#scheduleFlush();
     if (this.#overLowWater()) return;
     this.#fullSince = undefined;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    this.#events.wakeWriters();
   }
 
   /** Waiters wake at half the bound, so that a woken sender has room for more than one message. */
@@ -321,24 +318,7 @@ export class FramedLink implements Link {
     this.#held = [];
     if (how === "at once") socket.destroy();
     else closeGracefully(socket, this.#closeGraceMs);
-    const error = this.#closedError();
-    for (const waiter of this.#waiters) waiter.reject(error);
-    this.#waiters = [];
-    const handlers = this.#closeHandlers;
-    this.#closeHandlers = [];
-    for (const handler of handlers) {
-      try {
-        handler(reason);
-      } catch (thrown) {
-        rethrowLater(thrown);
-      }
-    }
-  }
-
-  #closedError(): KaffixError {
-    return new KaffixError("LINK_CLOSED", `link to node ${this.remote.nodeId} is closed: ${this.#closeReason}`, {
-      data: { nodeId: this.remote.nodeId, reason: this.#closeReason },
-    });
+    this.#events.closed(reason);
   }
 }
 

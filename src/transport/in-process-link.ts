@@ -7,6 +7,7 @@ import type { TimerHandle } from "../clock.js";
 import { FRAME_HEADER_BYTES } from "../wire/frame.js";
 import type { InProcessWire } from "./in-process-network.js";
 import type { Hello, Lane, Link, TransportLimits } from "./transport.js";
+import { LinkEvents } from "./link-events.js";
 import { rethrowLater } from "./rethrow-later.js";
 
 interface LinkOptions {
@@ -37,6 +38,7 @@ interface Batch {
 export class InProcessLink implements Link {
   // Fixed after construction.
   readonly remote: Hello;
+  readonly #events: LinkEvents;
   readonly outbound: boolean;
   readonly #wire: InProcessWire;
   readonly #localAddress: string;
@@ -53,14 +55,12 @@ export class InProcessLink implements Link {
   #lastDueMs = -Infinity;
   #timer: TimerHandle | undefined;
   #pumping = false;
-  #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   // From the peer.
   #handler: ((lane: Lane, payload: Uint8Array) => void) | undefined;
 
   // Lifecycle.
   #closeReason: string | undefined;
-  #closeHandlers: ((reason: string) => void)[] = [];
   #idleTimer: TimerHandle | undefined;
   /** The peer went away behind a partition: this side learns it when the partition heals. */
   #peerLost = false;
@@ -68,6 +68,7 @@ export class InProcessLink implements Link {
   constructor(wire: InProcessWire, options: LinkOptions) {
     this.#wire = wire;
     this.remote = options.remote;
+    this.#events = new LinkEvents(options.remote.nodeId);
     this.outbound = options.outbound;
     this.#localAddress = options.localAddress;
     this.#limits = options.limits;
@@ -88,7 +89,7 @@ export class InProcessLink implements Link {
   }
 
   send(lane: Lane, payload: Uint8Array): boolean {
-    if (this.#closeReason !== undefined) throw this.#closedError();
+    if (this.#closeReason !== undefined) throw this.#events.closedError();
     if (lane !== "control" && lane !== "data") throw new KaffixError("INVALID_ARGUMENT", `unknown lane "${String(lane)}"`);
     const { maxQueuedBytes } = this.#limits;
     const maxFrameBytes = Math.min(this.#limits.maxFrameBytes, this.remote.maxFrameBytes ?? Infinity);
@@ -103,9 +104,9 @@ export class InProcessLink implements Link {
   }
 
   whenWritable(): Promise<void> {
-    if (this.#closeReason !== undefined) return Promise.reject(this.#closedError());
+    if (this.#closeReason !== undefined) return Promise.reject(this.#events.closedError());
     if (!this.#overLowWater()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return this.#events.waitWritable();
   }
 
   onMessage(handler: (lane: Lane, payload: Uint8Array) => void): void {
@@ -114,9 +115,7 @@ export class InProcessLink implements Link {
   }
 
   onClose(handler: (reason: string) => void): void {
-    const reason = this.#closeReason;
-    if (reason === undefined) this.#closeHandlers.push(handler);
-    else queueMicrotask(() => handler(reason));
+    this.#events.onClose(handler);
   }
 
   /** Says goodbye after everything already sent; the peer closes when the goodbye reaches it. */
@@ -232,10 +231,8 @@ export class InProcessLink implements Link {
   }
 
   #wakeWaiters(): void {
-    if (this.#waiters.length === 0 || this.#overLowWater()) return;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    if (!this.#events.hasWriters || this.#overLowWater()) return;
+    this.#events.wakeWriters();
   }
 
   #closedByPeer(reason: string): void {
@@ -269,24 +266,7 @@ export class InProcessLink implements Link {
     this.#closeReason = reason;
     this.#clearIdleTimer();
     this.#forget(this);
-    const error = this.#closedError();
-    for (const waiter of this.#waiters) waiter.reject(error);
-    this.#waiters = [];
-    const handlers = this.#closeHandlers;
-    this.#closeHandlers = [];
-    for (const handler of handlers) {
-      try {
-        handler(reason);
-      } catch (thrown) {
-        rethrowLater(thrown);
-      }
-    }
-  }
-
-  #closedError(): KaffixError {
-    return new KaffixError("LINK_CLOSED", `link to node ${this.remote.nodeId} is closed: ${this.#closeReason}`, {
-      data: { nodeId: this.remote.nodeId, reason: this.#closeReason },
-    });
+    this.#events.closed(reason);
   }
 }
 

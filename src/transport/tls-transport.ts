@@ -12,6 +12,7 @@ import { encodeHello, exchangeHellos } from "./hello-exchange.js";
 import { mismatchedServices } from "./hello.js";
 import { formatAddress, parseAddress } from "./host-port.js";
 import { LogLimiter } from "./log-limiter.js";
+import { PendingHandshakes } from "./pending-handshakes.js";
 import { derivePsk, keyIdOf, pskIdentity, type Psk } from "./psk.js";
 import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Link, type Transport, type TransportLimits } from "./transport.js";
 
@@ -81,10 +82,7 @@ export class TlsTransport implements Transport {
   readonly #sockets = new Set<Socket>();
   /** Sockets between accept/dial and a link: nothing on them is worth a goodbye. */
   readonly #handshaking = new Set<Socket>();
-  /** Inbound connections still in their handshake, oldest first. */
-  readonly #pending = new Set<Socket>();
-  /** Dropped to make room: already logged as such, not again as a failed handshake. */
-  readonly #evicted = new WeakSet<Socket>();
+  readonly #pending: PendingHandshakes;
   readonly #linkHandlers: ((link: Link) => void)[] = [];
   /** Service id + foreign fingerprint pairs already reported (at most MAX_WARNED_SERVICES). */
   readonly #warnedServices = new Set<string>();
@@ -108,6 +106,7 @@ export class TlsTransport implements Transport {
       clock: options.clock ?? systemClock,
     };
     this.#badConnectionLogs = new LogLimiter(this.#options.clock);
+    this.#pending = new PendingHandshakes(this.#options.maxPendingHandshakes, this.#options.maxPendingPerSource);
     this.#psks = Promise.all(options.tokens.map(options.derivePsk ?? derivePsk));
     this.#psks.then((psks) => (this.#keysById = new Map(psks.map((p) => [p.keyId, p.key]))), () => {});
   }
@@ -210,10 +209,10 @@ export class TlsTransport implements Transport {
       raw.destroy();
       return;
     }
-    this.#makeRoomFor(raw);
+    const displaced = this.#pending.admit(raw);
+    if (displaced !== undefined) this.#logBadConnection(displaced.peer, "pending", displaced.why);
     this.#track(raw);
     this.#handshaking.add(raw);
-    this.#pending.add(raw);
     let unknownKeyId: string | undefined;
     // Node reads pskCallback from a server-side TLSSocket's options; @types/node only declares it for tls.Server.
     const tlsOptions: TLSSocketOptions & { pskCallback: (socket: TLSSocket, identity: string) => Buffer | null } = {
@@ -232,12 +231,12 @@ export class TlsTransport implements Transport {
     // a tampered connection would stay open until the next write. Turn it into an ordinary error.
     socket.on("_tlsError", (error: Error) => socket.destroy(error));
     const done = (): void => {
-      this.#pending.delete(raw);
+      this.#pending.done(raw);
       this.#handshaking.delete(raw);
     };
     this.#handshake(socket, "secure").then(done, (error: unknown) => {
       done();
-      if (this.#evicted.has(raw)) return;
+      if (this.#pending.wasEvicted(raw)) return;
       if (error instanceof KaffixError && error.code === "INCOMPATIBLE_PEER") return this.#logRefusal(peer, error.message);
       if (unknownKeyId !== undefined) {
         const reason = `TLS handshake failed: unknown PSK identity "${unknownKeyId}" (is the token the same on both nodes?)`;
@@ -279,38 +278,6 @@ export class TlsTransport implements Transport {
       this.#options.clock.clearTimeout(timer);
       this.#handshaking.delete(socket);
     }
-  }
-
-  /**
-   * Keeps the pending handshakes within bounds by dropping the OLDEST one, never the newcomer: idle
-   * connections cannot fill the slots and lock out a real peer, whose handshake takes milliseconds.
-   * A source (remote address) at its own bound loses its oldest connection first, so one host cannot
-   * push out everyone else's.
-   */
-  #makeRoomFor(raw: Socket): void {
-    const { maxPendingHandshakes, maxPendingPerSource } = this.#options;
-    const source = raw.remoteAddress ?? "";
-    let fromSource = 0;
-    let oldestFromSource: Socket | undefined;
-    for (const socket of this.#pending) {
-      if (socket.remoteAddress !== source) continue;
-      fromSource++;
-      oldestFromSource ??= socket;
-    }
-    let victim: Socket | undefined;
-    let why = "";
-    if (fromSource >= maxPendingPerSource) {
-      victim = oldestFromSource;
-      why = `more than ${maxPendingPerSource} pending handshakes from ${source}: the oldest was dropped`;
-    } else if (this.#pending.size >= maxPendingHandshakes) {
-      victim = this.#pending.values().next().value;
-      why = `more than ${maxPendingHandshakes} pending handshakes: the oldest was dropped`;
-    }
-    if (victim === undefined) return;
-    this.#pending.delete(victim);
-    this.#evicted.add(victim);
-    victim.destroy();
-    this.#logBadConnection(`${victim.remoteAddress}:${victim.remotePort}`, "pending", why);
   }
 
   /** Registers a new link unless one to the same node is preferred; returns the link kept. */

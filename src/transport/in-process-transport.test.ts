@@ -6,7 +6,7 @@ import { KaffixError } from "../errors.js";
 import { ManualClock, settle } from "../testing/manual-clock.js";
 import { PROTOCOL_VERSION } from "./hello.js";
 import { InProcessNetwork, type InProcessTransport } from "./in-process-transport.js";
-import { transportContract } from "./transport-contract.js";
+import { transportContract } from "./transport-contract.test-support.js";
 import type { Hello, Lane, Link, TransportLimits } from "./transport.js";
 
 transportContract("in-process", () => {

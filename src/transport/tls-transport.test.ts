@@ -12,7 +12,7 @@ import { connectWithRetry } from "./connect-with-retry.js";
 import { PROTOCOL_VERSION } from "./hello.js";
 import { derivePsk, keyIdOf, pskIdentity, type Psk } from "./psk.js";
 import { TlsTransport, type TlsTransportOptions } from "./tls-transport.js";
-import { transportContract } from "./transport-contract.js";
+import { transportContract } from "./transport-contract.test-support.js";
 import type { Hello, Lane, Link } from "./transport.js";
 
 const TOKEN = "tls-transport-test-token-0123456789abcdef";

@@ -1,22 +1,16 @@
 // `node --import tsx bench/codec.ts`: encode and decode throughput of the payload codec, next to @msgpack/msgpack and JSON.
 
-import { execFileSync } from "node:child_process";
+import { relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { arch, cpus, loadavg, platform } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { Packr, Unpackr } from "msgpackr";
 import { Codec, DEFAULT_CODEC_LIMITS, MSGPACKR_OPTIONS } from "../src/wire/codec.js";
+import { collectGarbage, machine, markdownTable, measuredBy, printTable, resultsPath, runMain, stats, writeResults, type Machine, type Stats } from "./harness.js";
 
 const QUICK = process.argv.includes("--quick");
 /** Timed runs per contender and case, and how long one run should last once warm. */
 const PLAN = QUICK ? { runs: 3, targetMs: 15 } : { runs: 5, targetMs: 100 };
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const OUT = join(ROOT, "bench", "results", QUICK ? "codec-quick.json" : "codec.json");
+const OUT = resultsPath("codec", QUICK);
 const MARK = { start: "<!-- bench:codec:start -->", end: "<!-- bench:codec:end -->" } as const;
 
 // ── Messages ────────────────────────────────────────────────────────────────────────────────────
@@ -69,11 +63,6 @@ const CONTENDERS: Contender[] = [
 
 // ── Measuring ───────────────────────────────────────────────────────────────────────────────────
 
-setFlagsFromString("--expose-gc");
-const gcFromFlag: unknown = runInNewContext("gc");
-/** A full collection between runs, so one run's garbage is not billed to the next. */
-const collectGarbage = typeof gcFromFlag === "function" ? (gcFromFlag as () => void) : () => {};
-
 type Op = "encode" | "decode";
 /** Does one operation `size` times. */
 type Run = (size: number) => void;
@@ -107,21 +96,6 @@ function calibrate(run: Run): number {
     seconds = timed(run, size);
   }
   return Math.max(1, Math.round((size * PLAN.targetMs) / 1000 / seconds));
-}
-
-interface Stats {
-  size: number;
-  rates: number[];
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stats(size: number, rates: number[]): Stats {
-  const sorted = [...rates].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { size, rates: rates.map(Math.round), median: Math.round(median), min: Math.round(sorted[0]!), max: Math.round(sorted.at(-1)!) };
 }
 
 interface Result {
@@ -176,27 +150,6 @@ function checkRoundTrips(): void {
 const rate = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 const ratio = (x: number) => `${x.toFixed(2)}×`;
 
-function machine() {
-  let commit: string | undefined;
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: "pipe" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT, encoding: "utf8", stdio: "pipe" }).trim();
-    commit = dirty === "" ? head : `${head} (src modified)`;
-  } catch {
-    commit = undefined; // not a git checkout: the report just lacks the commit
-  }
-  const cores = cpus();
-  return {
-    cpu: cores[0]?.model.trim() ?? "unknown",
-    cores: cores.length,
-    node: process.version,
-    platform: `${platform()} ${arch()}`,
-    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
-    commit,
-    date: new Date().toISOString(),
-  };
-}
-
 function rows(results: Result[]): string[][] {
   return results.map((r) => [
     `${r.message} (${r.op})`,
@@ -221,43 +174,23 @@ function scanCost(results: Result[]): string {
   return `Cost of the scan (Kaffix codec vs msgpackr without it): ${parts.join(", ")}.`;
 }
 
-const HEADER = ["message", "codec", "size", "median", "throughput", "min – max", "vs JSON"];
-
-function printTable(results: Result[], info: ReturnType<typeof machine>): void {
-  const body = rows(results);
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("   ");
+function print(results: Result[], info: Machine): void {
   console.log(`\nKaffix codec benchmark${QUICK ? " (--quick: smoke test, numbers are rough)" : ""}`);
   console.log(`${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.date}; median of ${PLAN.runs} runs\n`);
-  console.log(line(HEADER));
-  console.log(widths.map((w) => "─".repeat(w)).join("   "));
-  for (const row of body) console.log(line(row));
+  printTable(["message", "codec", "size", "median", "throughput", "min – max", "vs JSON"], rows(results), 2);
   console.log(`\n${scanCost(results)}`);
 }
 
-function markdown(results: Result[], info: ReturnType<typeof machine>): string {
+function markdown(results: Result[], info: Machine): string {
   return [
     MARK.start,
-    `Measured by \`node --import tsx bench/codec.ts\` on ${info.cpu} (${info.cores} cores), Node ${info.node}, ` +
-      `${info.date.slice(0, 10)}${info.commit === undefined ? "" : `, commit ${info.commit}`}; median of ${PLAN.runs} runs. ` +
-      "Throughput counts the encoded bytes in each codec's own format.",
+    `${measuredBy("node --import tsx bench/codec.ts", info)}; median of ${PLAN.runs} runs. Throughput counts the encoded bytes in each codec's own format.`,
     "",
-    "| Message (op) | Codec | Size | Median | Throughput | Min – max | vs JSON |",
-    "|---|---|---:|---:|---:|---:|---:|",
-    ...rows(results).map((row) => `| ${row.join(" | ")} |`),
+    ...markdownTable(["Message (op)", "Codec", "Size", "Median", "Throughput", "Min – max", "vs JSON"], rows(results), 2),
     "",
     scanCost(results),
     MARK.end,
   ].join("\n");
-}
-
-function writeJson(results: Result[], info: ReturnType<typeof machine>): void {
-  const sizes = Object.fromEntries(Object.entries(MESSAGES).map(([id, value]) => [id, kaffix.encode(value).length]));
-  const body = { benchmark: "codec", quick: QUICK, machine: info, plan: PLAN, limits, messageBytes: sizes, results };
-  mkdirSync(dirname(OUT), { recursive: true });
-  const tmp = `${OUT}.tmp`; // written whole, then renamed: a crash never leaves half a file
-  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
-  renameSync(tmp, OUT);
 }
 
 // ── Main ────────────────────────────────────────────────────────────────────────────────────────
@@ -275,15 +208,11 @@ function main(): void {
       console.error(`  ${message} ${op}: ${measured.map((r) => `${r.contender} ${rate(r.opsPerSecond.median)}`).join(", ")} [${seconds} s]`);
     }
   }
-  printTable(results, info);
+  print(results, info);
   console.log(`\n${markdown(results, info)}\n`);
-  writeJson(results, info);
+  const messageBytes = Object.fromEntries(Object.entries(MESSAGES).map(([id, value]) => [id, kaffix.encode(value).length]));
+  writeResults(OUT, { benchmark: "codec", quick: QUICK, machine: info, plan: PLAN, limits, messageBytes, results });
   console.log(`wrote ${relative(process.cwd(), OUT)} (sink ${sink > 0 ? "fed" : "empty"})`);
 }
 
-try {
-  main();
-} catch (error) {
-  console.error("bench crashed:", error);
-  process.exitCode = 1;
-}
+await runMain(main);

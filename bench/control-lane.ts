@@ -6,11 +6,10 @@
 // Both ends run in this process over real TLS on 127.0.0.1 (one event loop: absolute numbers include
 // its scheduling; the comparison between the two settings is the point).
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { pino } from "pino";
 import { PROTOCOL_VERSION } from "../src/transport/hello.js";
 import { TlsTransport } from "../src/transport/tls-transport.js";
+import { machine, median, resultsPath, writeResults } from "./harness.js";
 
 const QUICK = process.argv.includes("--quick");
 const RUNS = QUICK ? 1 : 5;
@@ -78,8 +77,6 @@ async function measure(budget: number): Promise<Result> {
   }
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-
 const results = new Map<string, Result[]>(SETTINGS.map((s) => [s.name, []]));
 for (let run = 0; run < RUNS; run++) {
   for (const setting of run % 2 === 0 ? SETTINGS : [...SETTINGS].reverse()) results.get(setting.name)!.push(await measure(setting.budget));
@@ -88,9 +85,10 @@ const rows = SETTINGS.map((setting) => {
   const runs = results.get(setting.name)!;
   return { name: setting.name, p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)), bulkMBps: median(runs.map((r) => r.bulkMBps)) };
 });
+const info = machine();
 const lines = [
   "<!-- bench:control:start -->",
-  `Measured by \`node --import tsx bench/control-lane.ts\` on ${cpus()[0]?.model.trim() ?? "unknown"} (${cpus().length} cores), Node ${process.version}; ${PINGS} control round trips during a 4 KiB bulk stream, median of ${RUNS} runs.`,
+  `Measured by \`node --import tsx bench/control-lane.ts\` on ${info.cpu} (${info.cores} cores), Node ${process.version}; ${PINGS} control round trips during a 4 KiB bulk stream, median of ${RUNS} runs.`,
   "",
   "| Setting | control RTT p50 | control RTT p99 | bulk MB/s |",
   "|---|---:|---:|---:|",
@@ -98,5 +96,4 @@ const lines = [
   "<!-- bench:control:end -->",
 ];
 console.log(lines.join("\n"));
-mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-writeFileSync(new URL(QUICK ? "./results/control-lane-quick.json" : "./results/control-lane.json", import.meta.url), JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2) + "\n");
+writeResults(resultsPath("control-lane", QUICK), { date: new Date().toISOString(), node: process.version, rows });

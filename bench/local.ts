@@ -1,13 +1,8 @@
 // `npm run bench`: one node's local publish and request throughput, as ratios to a bare in-process call timed in the same run.
 
-import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { arch, cpus, loadavg, platform } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { relative } from "node:path";
 import { App, Service, type Context } from "../src/index.js";
+import { calibrate, collectGarbage, exitWhenHung, machine, markdownTable, measuredBy, printTable, resultsPath, runMain, stats, writeResults, type Machine, type Stats } from "./harness.js";
 
 const QUICK = process.argv.includes("--quick");
 /** Timed runs per side of a case, and how long one run should last once warm. */
@@ -15,8 +10,7 @@ const PLAN = QUICK ? { runs: 3, targetMs: 40, watchdogMs: 60_000 } : { runs: 5, 
 const BATCH = 1000; // publishes in flight per Promise.all in the pipelined cases
 const IN_FLIGHT = 100; // concurrent request loops
 const AIMS = { publish: 3_000_000, request: 1_000_000 } as const;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const OUT = join(ROOT, "bench", "results", QUICK ? "local-quick.json" : "local.json");
+const OUT = resultsPath("local", QUICK);
 const MARK = { start: "<!-- bench:local:start -->", end: "<!-- bench:local:end -->" } as const;
 
 // ── The work: the same handlers back the Kaffix services and the bare baseline ─────────────────
@@ -167,11 +161,6 @@ const CASES: Case[] = [
 
 // ── Measuring ─────────────────────────────────────────────────────────────────────────────────
 
-setFlagsFromString("--expose-gc");
-const gcFromFlag: unknown = runInNewContext("gc");
-/** A full collection between runs, so one run's garbage is not billed to the next. */
-const collectGarbage = typeof gcFromFlag === "function" ? (gcFromFlag as () => void) : () => {};
-
 /** Seconds one run of `size` took; throws when not every operation reached its handler. */
 async function timed(run: Run, size: number): Promise<number> {
   handled = 0;
@@ -180,40 +169,6 @@ async function timed(run: Run, size: number): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   if (handled !== size) throw new Error(`a run of ${size} handled ${handled}: the benchmark measured lost work`);
   return seconds;
-}
-
-/** The size that would take the target time at this run's rate: two significant digits, a multiple of `step` (a power of ten). */
-function sizeFor(size: number, seconds: number, step: number): number {
-  const wanted = (size * PLAN.targetMs) / 1000 / Math.max(seconds, 1e-6);
-  const unit = Math.max(step, 10 ** Math.floor(Math.log10(Math.max(wanted, 1)) - 1));
-  return Math.max(unit, Math.round(wanted / unit) * unit);
-}
-
-/** Grows a run until it takes a quarter of the target, then runs once at full size (the warm-up) and sizes from that. */
-async function calibrate(run: Run, step: number): Promise<number> {
-  let size = step;
-  let seconds = await timed(run, size);
-  while (seconds * 1000 < PLAN.targetMs / 4) {
-    size = seconds * 1000 < PLAN.targetMs / 40 ? size * 10 : sizeFor(size, seconds, step);
-    seconds = await timed(run, size);
-  }
-  size = sizeFor(size, seconds, step);
-  return sizeFor(size, await timed(run, size), step);
-}
-
-interface Stats {
-  size: number;
-  rates: number[];
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stats(size: number, rates: number[]): Stats {
-  const sorted = [...rates].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { size, rates: rates.map(Math.round), median: Math.round(median), min: Math.round(sorted[0]!), max: Math.round(sorted.at(-1)!) };
 }
 
 interface Result {
@@ -230,8 +185,8 @@ interface Result {
 
 /** Alternates Kaffix and bare runs, so drift on a shared machine hits both sides alike. */
 async function measure(c: Case): Promise<Result> {
-  const kaffixSize = await calibrate(c.kaffix, c.step);
-  const bareSize = await calibrate(c.bare.run, c.step);
+  const kaffixSize = await calibrate((size) => timed(c.kaffix, size), c.step, PLAN.targetMs);
+  const bareSize = await calibrate((size) => timed(c.bare.run, size), c.step, PLAN.targetMs);
   const kaffixRates: number[] = [];
   const bareRates: number[] = [];
   for (let r = 0; r < PLAN.runs; r++) {
@@ -252,30 +207,9 @@ const rate = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e
 const percent = (ratio: number) => `${Math.round(ratio * 100)}%`;
 const aimCell = (r: Result) => (r.vsAim === undefined ? "—" : `${percent(r.vsAim)} of ${rate(r.aim!)} ${r.vsAim >= 1 ? "✓" : "✗"}`);
 
-function machine() {
-  let commit: string | undefined;
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: "pipe" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT, encoding: "utf8", stdio: "pipe" }).trim();
-    commit = dirty === "" ? head : `${head} (src modified)`;
-  } catch {
-    commit = undefined; // not a git checkout: the report just lacks the commit
-  }
-  const cores = cpus();
-  return {
-    cpu: cores[0]?.model.trim() ?? "unknown",
-    cores: cores.length,
-    node: process.version,
-    platform: `${platform()} ${arch()}`,
-    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
-    commit,
-    date: new Date().toISOString(),
-  };
-}
-
-function printTable(results: Result[], info: ReturnType<typeof machine>): void {
-  const header = ["case", "Kaffix median", "min – max", "bare median", "vs bare", "vs aim"];
-  const rows = results.map((r) => [
+/** One row per case: the cells of both the console and the markdown table. */
+function rows(results: Result[]): string[][] {
+  return results.map((r) => [
     r.label,
     `${rate(r.kaffix.median)} ${r.unit}`,
     `${rate(r.kaffix.min)} – ${rate(r.kaffix.max)}`,
@@ -283,51 +217,25 @@ function printTable(results: Result[], info: ReturnType<typeof machine>): void {
     percent(r.vsBare),
     aimCell(r),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("   ");
+}
+
+function print(results: Result[], info: Machine): void {
   console.log(`\nKaffix local benchmark${QUICK ? " (--quick: smoke test, numbers are rough)" : ""}`);
   console.log(`${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.date}; median of ${PLAN.runs} runs per case\n`);
-  console.log(line(header));
-  console.log(widths.map((w) => "─".repeat(w)).join("   "));
-  for (const row of rows) console.log(line(row));
+  const widths = printTable(["case", "Kaffix median", "min – max", "bare median", "vs bare", "vs aim"], rows(results));
   console.log("\nbare baselines (same handler, no runtime):");
   for (const r of results) console.log(`  ${r.label.padEnd(widths[0]!)}   ${r.bare.label}`);
 }
 
-function markdown(results: Result[], info: ReturnType<typeof machine>): string {
-  const lines = [
-    MARK.start,
-    `Measured by \`npm run bench\` on ${info.cpu} (${info.cores} cores), Node ${info.node}, ${info.date.slice(0, 10)}` +
-      `${info.commit === undefined ? "" : `, commit ${info.commit}`}; median of ${PLAN.runs} runs.`,
-    "",
-    "| Case | Kaffix (median) | Min – max | Bare baseline (median) | vs bare | vs aim |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...results.map(
-      (r) =>
-        `| ${r.label} | ${rate(r.kaffix.median)} ${r.unit} | ${rate(r.kaffix.min)} – ${rate(r.kaffix.max)} | ` +
-        `${rate(r.bare.median)} ${r.unit} | ${percent(r.vsBare)} | ${aimCell(r)} |`,
-    ),
-    MARK.end,
-  ];
-  return lines.join("\n");
-}
-
-function writeJson(results: Result[], info: ReturnType<typeof machine>): void {
-  const body = { benchmark: "local", quick: QUICK, machine: info, plan: { ...PLAN, batch: BATCH, inFlight: IN_FLIGHT }, aims: AIMS, results };
-  mkdirSync(dirname(OUT), { recursive: true });
-  const tmp = `${OUT}.tmp`; // written whole, then renamed: a crash never leaves half a file
-  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
-  renameSync(tmp, OUT);
+function markdown(results: Result[], info: Machine): string {
+  const header = ["Case", "Kaffix (median)", "Min – max", "Bare baseline (median)", "vs bare", "vs aim"];
+  return [MARK.start, `${measuredBy("npm run bench", info)}; median of ${PLAN.runs} runs.`, "", ...markdownTable(header, rows(results)), MARK.end].join("\n");
 }
 
 // ── Main ──────────────────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    console.error(`bench: still running after ${PLAN.watchdogMs / 1000} s; something hangs`);
-    process.exit(1);
-  }, PLAN.watchdogMs);
-  watchdog.unref();
+  exitWhenHung(PLAN.watchdogMs);
   const info = machine();
   const results: Result[] = [];
   await app.start({ port: 0, logLevel: "silent" });
@@ -342,15 +250,10 @@ async function main(): Promise<void> {
   } finally {
     await app.stop();
   }
-  printTable(results, info);
+  print(results, info);
   console.log(`\n${markdown(results, info)}\n`);
-  writeJson(results, info);
+  writeResults(OUT, { benchmark: "local", quick: QUICK, machine: info, plan: { ...PLAN, batch: BATCH, inFlight: IN_FLIGHT }, aims: AIMS, results });
   console.log(`wrote ${relative(process.cwd(), OUT)}`);
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error("bench crashed:", error);
-  process.exitCode = 1;
-}
+await runMain(main);

@@ -14,14 +14,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { pino } from "pino";
 import { PROTOCOL_VERSION } from "../src/transport/hello.js";
 import { derivePsk } from "../src/transport/psk.js";
 import { TlsTransport } from "../src/transport/tls-transport.js";
 import { DEFAULT_TRANSPORT_LIMITS, type Hello } from "../src/transport/transport.js";
 import { DEFAULT_MAX_FRAME_BYTES, FrameReader, FrameType, FRAME_HEADER_BYTES, writeFrameHeader } from "../src/wire/frame.js";
+import { collectGarbage } from "./harness.js";
 
 /**
  * What a bench payload is, in its first byte. The bytes after it:
@@ -339,12 +338,10 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
   const tcpPort = (server.address() as AddressInfo).port;
 
-  setFlagsFromString("--expose-gc");
-  const gc: unknown = runInNewContext("gc");
   const lines = createInterface({ input: process.stdin });
   lines.on("line", (line) => {
     if (line === "gc") {
-      if (typeof gc === "function") (gc as () => void)();
+      collectGarbage();
       process.stdout.write("gc\n");
     }
   });

@@ -1,13 +1,8 @@
 // `node --import tsx bench/transport.ts`: messages/s and round trips to a second process, TlsTransport next to a bare framed TCP socket.
 
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { arch, cpus, loadavg, platform } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { relative } from "node:path";
+import { calibrate, collectGarbage, exitWhenHung, loadAverage, machine, markdownTable, measuredBy, printTable, resultsPath, runMain, spread, writeResults, type Machine, type Spread } from "./harness.js";
 import { Kind, PeerProcess, tcpSystem, tlsSystem, u32, within, type Channel, type SinkReport, type System } from "./transport-peer.js";
 
 const QUICK = process.argv.includes("--quick");
@@ -21,8 +16,7 @@ const PAYLOAD_BYTES = { small: 100, medium: 4096 } as const;
 const IN_FLIGHT = 100;
 /** From the issue: small messages over TLS at ≥ 500,000 msg/s and at ≥ 50% of the bare TCP rate. */
 const AIMS = { smallRate: 500_000, smallVsBare: 0.5 } as const;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const OUT = join(ROOT, "bench", "results", QUICK ? "transport-quick.json" : "transport.json");
+const OUT = resultsPath("transport", QUICK);
 const MARK = { start: "<!-- bench:transport:start -->", end: "<!-- bench:transport:end -->" } as const;
 
 // ── Cases ───────────────────────────────────────────────────────────────────────────────────────
@@ -111,10 +105,6 @@ async function requests(system: System, n: number, loops: number, payloadBytes: 
 
 // ── Measuring ───────────────────────────────────────────────────────────────────────────────────
 
-setFlagsFromString("--expose-gc");
-const gcFromFlag: unknown = runInNewContext("gc");
-const collectGarbage = typeof gcFromFlag === "function" ? (gcFromFlag as () => void) : () => {};
-
 interface Run {
   seconds: number;
   /** Round trips, sorted, in milliseconds (requests only). */
@@ -128,38 +118,6 @@ async function timed(c: Case, system: System, size: number, peer: PeerProcess): 
   await within(work, PLAN.runTimeoutMs, `${c.id} over ${system.id}, ${size} messages`, peer.exited);
   const seconds = (performance.now() - started) / 1000;
   return { seconds, latencies: latencies?.sort() };
-}
-
-/** The size that would take the target time at this run's rate: two significant digits, a multiple of `step`. */
-function sizeFor(size: number, seconds: number, step: number): number {
-  const wanted = (size * PLAN.targetMs) / 1000 / Math.max(seconds, 1e-6);
-  const unit = Math.max(step, 10 ** Math.floor(Math.log10(Math.max(wanted, 1)) - 1));
-  return Math.max(unit, Math.round(wanted / unit) * unit);
-}
-
-/** Grows a run until it takes a quarter of the target, then runs once at full size (the warm-up) and sizes from that. */
-async function calibrate(c: Case, system: System, peer: PeerProcess): Promise<number> {
-  let size = c.step;
-  let { seconds } = await timed(c, system, size, peer);
-  while (seconds * 1000 < PLAN.targetMs / 4) {
-    size = seconds * 1000 < PLAN.targetMs / 40 ? size * 10 : sizeFor(size, seconds, c.step);
-    ({ seconds } = await timed(c, system, size, peer));
-  }
-  size = sizeFor(size, seconds, c.step);
-  return sizeFor(size, (await timed(c, system, size, peer)).seconds, c.step);
-}
-
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function spread(values: number[], round: (n: number) => number = Math.round): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median: round(median), min: round(sorted[0]!), max: round(sorted.at(-1)!) };
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -213,7 +171,8 @@ function side(c: Case, system: System, size: number, runs: Run[]): Side {
 
 /** Sizes each system on its own, then alternates their timed runs, so drift on a shared machine hits both alike. */
 async function measure(c: Case, systems: { tls: System; tcp: System }, peer: PeerProcess): Promise<Result> {
-  const sizes = { tls: await calibrate(c, systems.tls, peer), tcp: await calibrate(c, systems.tcp, peer) };
+  const calibrated = (system: System) => calibrate(async (size) => (await timed(c, system, size, peer)).seconds, c.step, PLAN.targetMs);
+  const sizes = { tls: await calibrated(systems.tls), tcp: await calibrated(systems.tcp) };
   const runs: { tls: Run[]; tcp: Run[] } = { tls: [], tcp: [] };
   for (let r = 0; r < PLAN.runs; r++) {
     for (const id of r % 2 === 0 ? (["tls", "tcp"] as const) : (["tcp", "tls"] as const)) {
@@ -289,69 +248,23 @@ function tables(results: Result[]): Table[] {
   return out;
 }
 
-function machine() {
-  let commit: string | undefined;
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: "pipe" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT, encoding: "utf8", stdio: "pipe" }).trim();
-    commit = dirty === "" ? head : `${head} (src modified)`;
-  } catch {
-    commit = undefined; // not a git checkout: the report just lacks the commit
-  }
-  const cores = cpus();
-  return {
-    cpu: cores[0]?.model.trim() ?? "unknown",
-    cores: cores.length,
-    node: process.version,
-    platform: `${platform()} ${arch()}`,
-    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
-    commit,
-    date: new Date().toISOString(),
-  };
-}
-type Machine = ReturnType<typeof machine>;
-
 function printTables(results: Result[], info: Machine): void {
   console.log(`\nKaffix transport benchmark${QUICK ? " (--quick: smoke test, numbers are rough)" : ""}: two processes on 127.0.0.1`);
   console.log(`${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.date}; median of ${PLAN.runs} runs per system and case`);
   for (const { title, header, rows } of tables(results)) {
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-    const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("   ");
     console.log(`\n${title}\n`);
-    console.log(line(header));
-    console.log(widths.map((w) => "─".repeat(w)).join("   "));
-    for (const row of rows) console.log(line(row));
+    printTable(header, rows);
   }
 }
 
 function markdown(results: Result[], info: Machine): string {
   const lines = [
     MARK.start,
-    `Measured by \`node --import tsx bench/transport.ts\` on ${info.cpu} (${info.cores} cores), Node ${info.node}, ${info.date.slice(0, 10)}` +
-      `${info.commit === undefined ? "" : `, commit ${info.commit}`}; two processes on 127.0.0.1, median of ${PLAN.runs} runs.`,
+    `${measuredBy("node --import tsx bench/transport.ts", info)}; two processes on 127.0.0.1, median of ${PLAN.runs} runs.`,
   ];
-  for (const { title, header, rows } of tables(results)) {
-    lines.push("", `${title}:`, "", `| ${header.join(" | ")} |`, `|---|${header.slice(1).map(() => "---:").join("|")}|`);
-    for (const row of rows) lines.push(`| ${row.join(" | ")} |`);
-  }
+  for (const { title, header, rows } of tables(results)) lines.push("", `${title}:`, "", ...markdownTable(header, rows));
   lines.push(MARK.end);
   return lines.join("\n");
-}
-
-function writeJson(results: Result[], info: Machine): void {
-  const body = {
-    benchmark: "transport",
-    quick: QUICK,
-    only: ONLY,
-    machine: { ...info, loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))) },
-    plan: { ...PLAN, inFlight: IN_FLIGHT, payloadBytes: PAYLOAD_BYTES },
-    aims: AIMS,
-    results,
-  };
-  mkdirSync(dirname(OUT), { recursive: true });
-  const tmp = `${OUT}.tmp`; // written whole, then renamed: a crash never leaves half a file
-  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
-  renameSync(tmp, OUT);
 }
 
 // ── Main ────────────────────────────────────────────────────────────────────────────────────────
@@ -359,11 +272,7 @@ function writeJson(results: Result[], info: Machine): void {
 async function main(): Promise<void> {
   const cases = CASES.filter((c) => ONLY === undefined || c.id === ONLY);
   if (cases.length === 0) throw new Error(`--only ${ONLY}: no such case; the cases are ${CASES.map((c) => c.id).join(", ")}`);
-  const watchdog = setTimeout(() => {
-    console.error(`bench: still running after ${PLAN.watchdogMs / 1000} s; something hangs`);
-    process.exit(1); // the peer sees its stdin close and exits too
-  }, PLAN.watchdogMs);
-  watchdog.unref();
+  exitWhenHung(PLAN.watchdogMs); // the peer sees its stdin close and exits too
   const info = machine();
   const token = randomBytes(24).toString("base64url");
   const peer = new PeerProcess(token, PLAN.runTimeoutMs);
@@ -387,14 +296,17 @@ async function main(): Promise<void> {
   printTables(results, info);
   console.log(`\n${markdown(results, info)}\n`);
   if (ONLY === undefined) {
-    writeJson(results, info);
+    writeResults(OUT, {
+      benchmark: "transport",
+      quick: QUICK,
+      only: ONLY,
+      machine: { ...info, loadAverageAtEnd: loadAverage() },
+      plan: { ...PLAN, inFlight: IN_FLIGHT, payloadBytes: PAYLOAD_BYTES },
+      aims: AIMS,
+      results,
+    });
     console.log(`wrote ${relative(process.cwd(), OUT)}`);
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error("bench crashed:", error);
-  process.exitCode = 1;
-}
+await runMain(main);

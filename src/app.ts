@@ -40,7 +40,8 @@ export interface NodeStatus {
   version: string;
   state: AppState;
   /** Where peers reach the cluster port. */
-  address: { host: string; port: number };
+  /** host:port where peers reach this node's cluster port (its advertised address). */
+  address: string;
   region: string;
   startedAt: string | undefined;
   services: {
@@ -302,7 +303,7 @@ export class App {
       app: this.name,
       version: this.version,
       state: this.#state,
-      address: { host: config?.host ?? "", port: this.port },
+      address: this.#links?.address ?? "",
       region: config?.region ?? "default",
       startedAt: this.#startedAt,
       services: { available: config?.services ?? this.#registry.ids, active },

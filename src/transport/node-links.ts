@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from "../clock.js";
 import { connectWithRetry } from "./connect-with-retry.js";
 import { mismatchedServices, PROTOCOL_VERSION } from "./hello.js";
 import { TlsTransport } from "./tls-transport.js";
-import type { Link, Transport } from "./transport.js";
+import type { Link } from "./transport.js";
 
 export interface NodeLinksOptions {
   app: string;
@@ -43,7 +43,7 @@ export interface PeerLink {
 }
 
 export class NodeLinks {
-  readonly transport: Transport & { readonly closed: boolean };
+  readonly transport: TlsTransport;
   readonly #options: NodeLinksOptions;
   readonly #dials = new AbortController();
   /** Timers of redials waiting out a backoff. */
@@ -82,6 +82,11 @@ export class NodeLinks {
 
   get port(): number {
     return this.#port;
+  }
+
+  /** host:port this node tells peers to dial (never a wildcard). */
+  get address(): string {
+    return this.transport.hello.address;
   }
 
   peers(): PeerLink[] {

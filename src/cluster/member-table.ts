@@ -1,12 +1,33 @@
 // A node's view of the cluster (SWIM): gossip applied with memberlist's precedence rules, read as versioned snapshots.
 
-export type MemberState = "alive" | "suspect" | "dead" | "left";
+import {
+  isAddress,
+  isCount,
+  isNodeId,
+  MEMBER_TABLE_LIMITS,
+  parseGossipMessage,
+  parseMeta,
+  type AliveMessage,
+  type GossipMessage,
+  type LeaveMessage,
+  type NodeMeta,
+} from "./gossip-message.js";
+import { isLive, MembershipSnapshot } from "./membership-snapshot.js";
 
-/** Gossiped node state. The table compares only `version`; `data` is opaque and never mutated. */
-export interface NodeMeta {
-  readonly version: number;
-  readonly data: Readonly<Record<string, unknown>>;
-}
+// The membership API stays importable from here as one module.
+export { MEMBER_TABLE_LIMITS, parseGossipMessage } from "./gossip-message.js";
+export type {
+  AliveMessage,
+  DeadMessage,
+  GossipMessage,
+  LeaveMessage,
+  NodeMeta,
+  SuspectMessage,
+} from "./gossip-message.js";
+export { diff, MembershipSnapshot } from "./membership-snapshot.js";
+export type { MembershipDiff } from "./membership-snapshot.js";
+
+export type MemberState = "alive" | "suspect" | "dead" | "left";
 
 export interface Member {
   readonly nodeId: string;
@@ -18,42 +39,6 @@ export interface Member {
   readonly stateChangedAtMs: number;
   readonly meta: NodeMeta;
 }
-
-/** Bounds on what the network may make a table hold. Longer ids or addresses are malformed. */
-export const MEMBER_TABLE_LIMITS = {
-  nodeIdChars: 128,
-  addressChars: 300,
-  maxMembers: 10_000,
-  maxTombstones: 10_000,
-} as const;
-
-export interface AliveMessage {
-  type: "alive";
-  nodeId: string;
-  incarnation: number;
-  address: string;
-  meta: NodeMeta;
-}
-/** `from` is the accuser; a suspicion timer counts distinct accusers (Lifeguard). */
-export interface SuspectMessage {
-  type: "suspect";
-  nodeId: string;
-  incarnation: number;
-  from: string;
-}
-export interface DeadMessage {
-  type: "dead";
-  nodeId: string;
-  incarnation: number;
-  from: string;
-}
-/** Sent by the leaving node itself: it goes to "left" at once, with no suspicion. */
-export interface LeaveMessage {
-  type: "leave";
-  nodeId: string;
-  incarnation: number;
-}
-export type GossipMessage = AliveMessage | SuspectMessage | DeadMessage | LeaveMessage;
 
 /** `previous` is the member before the change (undefined for a node new to the table). */
 export type MemberEvent =
@@ -303,131 +288,6 @@ export class MemberTable {
   }
 }
 
-/** One version of a table's view; frozen, members sorted by node id. */
-export class MembershipSnapshot {
-  readonly version: number;
-  readonly members: readonly Member[];
-  readonly #byId: ReadonlyMap<string, Member>;
-  #alive: readonly Member[] | undefined;
-  #live: readonly Member[] | undefined;
-
-  constructor(version: number, members: Iterable<Member>) {
-    this.version = version;
-    this.members = Object.freeze([...members].map((m) => Object.freeze(m)).sort(byNodeId));
-    this.#byId = new Map(this.members.map((m) => [m.nodeId, m]));
-    Object.freeze(this);
-  }
-
-  get size(): number {
-    return this.members.length;
-  }
-
-  get(nodeId: string): Member | undefined {
-    return this.#byId.get(nodeId);
-  }
-
-  /** Members in state "alive". */
-  alive(): readonly Member[] {
-    return (this.#alive ??= Object.freeze(this.members.filter((m) => m.state === "alive")));
-  }
-
-  /** Members not known to be gone: "alive" or "suspect" (a suspect is often just slow). */
-  live(): readonly Member[] {
-    return (this.#live ??= Object.freeze(this.members.filter(isLive)));
-  }
-}
-
-/**
- * What changed from `older` to `newer`. Each member is in at most one list (the newer record, or
- * the older one when it is gone): `joined` = live now, absent or dead/left before (a rejoin
- * included); `died`/`left` = live before, dead/left now (live before and reaped since counts as
- * died: we cannot tell); `suspected`/`recovered` = alive↔suspect; `updated` = same state, new
- * incarnation, address or meta version. A node that came and went between the two is in none.
- */
-export interface MembershipDiff {
-  readonly joined: readonly Member[];
-  readonly left: readonly Member[];
-  readonly died: readonly Member[];
-  readonly suspected: readonly Member[];
-  readonly recovered: readonly Member[];
-  readonly updated: readonly Member[];
-}
-
-export function diff(older: MembershipSnapshot, newer: MembershipSnapshot): MembershipDiff {
-  const out = { joined: [], left: [], died: [], suspected: [], recovered: [], updated: [] } as Record<
-    keyof MembershipDiff,
-    Member[]
-  >;
-  if (older === newer) return out;
-  for (const member of newer.members) {
-    const kind = classify(older.get(member.nodeId), member);
-    if (kind !== undefined) out[kind].push(member);
-  }
-  for (const member of older.members) {
-    if (isLive(member) && newer.get(member.nodeId) === undefined) out.died.push(member);
-  }
-  out.died.sort(byNodeId);
-  return out;
-}
-
-function classify(before: Member | undefined, now: Member): keyof MembershipDiff | undefined {
-  const wasLive = before !== undefined && isLive(before);
-  if (!isLive(now)) return wasLive ? (now.state === "dead" ? "died" : "left") : undefined;
-  if (!wasLive) return "joined";
-  if (before.state !== now.state) return now.state === "suspect" ? "suspected" : "recovered";
-  const same = before.incarnation === now.incarnation && before.address === now.address;
-  return same && before.meta.version === now.meta.version ? undefined : "updated";
-}
-
-/** Checks one message from the network; returns a clean copy, or undefined if malformed. */
-export function parseGossipMessage(input: unknown): GossipMessage | undefined {
-  if (typeof input !== "object" || input === null) return undefined;
-  const { type, nodeId, incarnation, address, meta, from } = input as Record<string, unknown>;
-  if (!isNodeId(nodeId) || !isCount(incarnation)) return undefined;
-  switch (type) {
-    case "alive": {
-      const cleanMeta = parseMeta(meta);
-      if (!isAddress(address) || cleanMeta === undefined) return undefined;
-      return { type, nodeId, incarnation, address, meta: cleanMeta };
-    }
-    case "suspect":
-    case "dead":
-      return isNodeId(from) ? { type, nodeId, incarnation, from } : undefined;
-    case "leave":
-      return { type, nodeId, incarnation };
-    default:
-      return undefined;
-  }
-}
-
-function parseMeta(input: unknown): NodeMeta | undefined {
-  if (typeof input !== "object" || input === null) return undefined;
-  const { version, data } = input as Record<string, unknown>;
-  if (!isCount(version) || typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
-  return Object.freeze({ version, data: Object.freeze({ ...data }) });
-}
-
-function isLive(member: Member): boolean {
-  return member.state === "alive" || member.state === "suspect";
-}
-
-function isNodeId(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= MEMBER_TABLE_LIMITS.nodeIdChars;
-}
-
-function isAddress(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= MEMBER_TABLE_LIMITS.addressChars;
-}
-
-/** Incarnations, meta versions and limits: safe non-negative integers. */
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
 function ignored(reason: IgnoredReason): ApplyResult {
   return { changed: false, ignored: reason };
-}
-
-function byNodeId(a: Member, b: Member): number {
-  return a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
 }

@@ -32,7 +32,7 @@ test("a test cluster runs a user's services and waits until their work is done",
   assert.equal(cluster.app.state, "stopped");
 });
 
-test("a test cluster refuses more than one node until the transport exists", async () => {
+test("a test cluster refuses more than one node until cross-node messaging exists", async () => {
   await assert.rejects(startTestCluster({ app: build, nodes: 2 }), (e: KaffixError) => e.code === "INVALID_ARGUMENT");
 });
 

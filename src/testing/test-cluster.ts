@@ -7,7 +7,7 @@ import { KaffixError } from "../errors.js";
 export interface TestClusterOptions {
   /** Builds one node's app; called once per node so nodes never share service instances. */
   app: () => App;
-  /** Nodes to start. Only 1 until the network transport lands. Default 1. */
+  /** Nodes to start. Only 1 until membership and cross-node messaging land. Default 1. */
   nodes?: number;
   /** Extra start options for every node (port 0, no admin endpoint and silent logs are the defaults). */
   start?: StartOptions;
@@ -31,7 +31,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
   if (count > 1) {
     throw new KaffixError(
       "INVALID_ARGUMENT",
-      "a test cluster has one node until the node-to-node transport exists; start one node per test for now",
+      "a test cluster has one node until membership and cross-node messaging exist; start one node per test for now",
     );
   }
   const nodes: App[] = [];

@@ -96,6 +96,7 @@ export class InProcessLink implements Link {
     if (payload.length > maxFrameBytes) {
       throw new KaffixError("INVALID_ARGUMENT", `payload of ${payload.length} bytes is over maxFrameBytes (${maxFrameBytes}, the smaller of the two nodes' limits)`);
     }
+    if (this.#wire.drops(lane)) return true; // lost on the way, as the sender cannot tell
     const size = FRAME_HEADER_BYTES + payload.length;
     if (this.#queuedBytes > 0 && this.#queuedBytes + size > maxQueuedBytes) return false;
     this.#queuedBytes += size;

@@ -9,10 +9,13 @@
 //   across a partition only once it heals or times out); the address is free for a restarted node.
 // - pauseDelivery(address) / resumeDelivery(address): the node stops reading; senders feel back-pressure.
 // - setLatency(ms, { jitterMs, between }): one-way delay per batch, with seeded jitter, FIFO kept.
+// - setLoss(probability, { lanes }): each payload sent on those lanes is dropped whole with that
+//   probability (seeded), as a lossy datagram network would; `send` still reports it queued.
 
 import { KaffixError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { InProcessLink } from "./in-process-link.js";
+import type { Lane } from "./transport.js";
 import { InProcessTransport, linksOf, type InProcessTransportOptions } from "./in-process-transport.js";
 
 export interface InProcessNetworkOptions {
@@ -23,6 +26,11 @@ export interface InProcessNetworkOptions {
   clock?: Clock;
   /** A number in [0, 1); draws latency jitter. Default Math.random. */
   random?: () => number;
+}
+
+export interface LossOptions {
+  /** The lanes that lose payloads. Default both. */
+  lanes?: readonly Lane[];
 }
 
 export interface LatencyOptions {
@@ -38,6 +46,8 @@ export interface InProcessWire {
   /** One-way delay of the next batch (or dial) from `from` to `to`, jitter included. */
   delayMs(from: string, to: string): number;
   reachable(a: string, b: string): boolean;
+  /** Whether the next payload on `lane` is lost (see `setLoss`). */
+  drops(lane: Lane): boolean;
   /** Reachable, and `to` is reading. */
   canDeliver(from: string, to: string): boolean;
   /** Registers a listener; returns its address, made up when `address` is "". */
@@ -66,6 +76,7 @@ export class InProcessNetwork {
   readonly #healWatchers = new Set<() => void>();
   #latency: Latency = { ms: 0, jitterMs: 0 };
   readonly #pairLatency = new Map<string, Latency>();
+  #loss: { probability: number; lanes: ReadonlySet<Lane> } | undefined;
   #madeUpAddresses = 0;
 
   constructor(options: InProcessNetworkOptions = {}) {
@@ -79,6 +90,10 @@ export class InProcessNetwork {
         return jitterMs > 0 ? ms + this.#random() * jitterMs : ms;
       },
       reachable: (a, b) => !unreachable(a, b),
+      drops: (lane) => {
+        const loss = this.#loss;
+        return loss !== undefined && loss.lanes.has(lane) && this.#random() < loss.probability;
+      },
       canDeliver: (from, to) => !unreachable(from, to) && !this.#paused.has(to),
       listen: (transport, address, kill) => {
         if (address === "") {
@@ -130,6 +145,15 @@ export class InProcessNetwork {
     }
     if (options.between === undefined) this.#latency = { ms, jitterMs };
     else this.#pairLatency.set(pairKey(...options.between), { ms, jitterMs });
+  }
+
+  /** Drops each payload on `lanes` with `probability` in [0, 1]; 0 turns loss off. */
+  setLoss(probability: number, options: LossOptions = {}): void {
+    if (!(probability >= 0 && probability <= 1)) {
+      throw new KaffixError("INVALID_ARGUMENT", `loss probability must be in [0, 1], got ${probability}`);
+    }
+    const lanes = new Set<Lane>(options.lanes ?? ["control", "data"]);
+    this.#loss = probability === 0 ? undefined : { probability, lanes };
   }
 
   /** The node at `address` stops reading: what is sent to it waits, and its senders' queues fill. */

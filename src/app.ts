@@ -14,7 +14,7 @@ import { ServiceRegistry } from "./core/service-registry.js";
 import type { MessageOf, ReplyOf, ServiceClass, ServiceOptions } from "./core/service.js";
 import { estimateTokenBits, resolveStartOptions, type ResolvedStartOptions, type StartOptions } from "./core/start-options.js";
 import { KaffixError } from "./errors.js";
-import { NodeLinks, type PeerLink } from "./transport/node-links.js";
+import { ClusterNode, type MemberView, type PeerLink } from "./cluster/cluster-node.js";
 
 export interface AppOptions {
   /** Shown in logs and in the `Running <name> on port <port>` line; nodes of one cluster share it. */
@@ -55,8 +55,8 @@ export interface NodeStatus {
 export interface ClusterView {
   /** The node that answered. */
   self: NodeStatus;
-  /** Every known member, this node included (only this node until membership gossip lands). */
-  members: NodeStatus[];
+  /** Every member this node knows of, itself included, as membership gossip reports them. */
+  members: MemberView[];
   /** Nodes this one holds an authenticated link to. */
   peers: PeerLink[];
 }
@@ -78,7 +78,7 @@ export class App {
   #logger: Logger | undefined;
   #runtime: NodeRuntime | undefined;
   #metrics: NodeMetrics | undefined;
-  #links: NodeLinks | undefined;
+  #links: ClusterNode | undefined;
   #admin: AdminServer | undefined;
   #startedAt: string | undefined;
   #starting: Promise<void> | undefined;
@@ -164,14 +164,17 @@ export class App {
         observeDuration: (service, seconds) => metrics.observeDuration(service, seconds),
       });
       this.#runtime = runtime;
-      this.#links = await NodeLinks.start({
+      this.#links = await ClusterNode.start({
         app: this.name,
         nodeId: this.#nodeId,
         incarnation: Date.now(),
         services: this.#registry.catalog(),
+        runnable: config.services ?? this.#registry.ids,
+        region: config.region,
         tokens: config.tokens,
         host: config.host,
         port: config.port,
+        advertise: config.advertise,
         peers: config.peers,
         maxFrameBytes: config.maxFrameBytes,
         logger,
@@ -272,7 +275,7 @@ export class App {
   /** This node and the members it knows. */
   cluster(): ClusterView {
     const self = this.#status();
-    return { self, members: [self], peers: this.#links?.peers() ?? [] };
+    return { self, members: this.#links?.members() ?? [], peers: this.#links?.peers() ?? [] };
   }
 
   /** Prometheus text exposition of this node's metrics. */

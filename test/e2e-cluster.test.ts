@@ -53,7 +53,7 @@ describe("two nodes", () => {
     const b = await startNode([`--token=${token()}`, "--peer", `127.0.0.1:${a.port}`]);
     try {
       await eventually(async () => a.node.stdout() + a.node.stderr(), (log) => /PSK|token/i.test(log));
-      await eventually(async () => b.node.stdout() + b.node.stderr(), (log) => /cannot link to peer/.test(log));
+      await eventually(async () => b.node.stdout() + b.node.stderr(), (log) => /could not join the cluster/.test(log));
       assert.deepEqual(await peersOf(a.admin), []);
       assert.deepEqual(await peersOf(b.admin), []);
     } finally {

@@ -44,15 +44,28 @@ test("a node dials its --peer and both list each other with their services", asy
   assert.equal(a.cluster().peers[0]!.outbound, false);
 });
 
-test("a node whose peer restarts links to the new incarnation", async () => {
+test("a node restarted on the same address rejoins, and the others see the new node alive", async () => {
   const a = await node();
   const port = a.port;
   const b = await node({ peers: [`127.0.0.1:${port}`] });
   await eventually(() => b.cluster().peers.length === 1, "b linked to a");
   await a.stop();
-  await eventually(() => b.cluster().peers.length === 0, "b saw the link close");
-  const again = await node({ port });
-  await eventually(() => b.cluster().peers[0]?.id === again.nodeId, "b relinked to the restarted node");
+  await eventually(() => b.cluster().members.find((m) => m.id === a.nodeId)?.state === "left", "b saw a leave");
+  const again = await node({ port, peers: [`127.0.0.1:${b.port}`] });
+  await eventually(() => b.cluster().members.find((m) => m.id === again.nodeId)?.state === "alive", "b sees the restarted node");
+  assert.equal(b.cluster().peers[0]?.id, again.nodeId);
+});
+
+test("nodes that join through one seed all see the same members, with region and services", async () => {
+  const seed = await node({ region: "eu-west" });
+  const others = [await node({ peers: [`127.0.0.1:${seed.port}`], region: "us-east" }), await node({ peers: [`127.0.0.1:${seed.port}`] })];
+  const all = [seed, ...others];
+  const ids = all.map((app) => app.nodeId).sort();
+  await eventually(() => all.every((app) => app.cluster().members.filter((m) => m.state === "alive").map((m) => m.id).join() === ids.join()), "everyone sees all three alive");
+  const view = others[1]!.cluster().members.find((m) => m.id === seed.nodeId)!;
+  assert.equal(view.region, "eu-west");
+  assert.deepEqual(view.services, ["Orders"]);
+  assert.ok(view.capacity !== undefined && view.capacity.cores >= 1);
 });
 
 test("a node refuses a peer of another app and never lists it", async () => {

@@ -19,6 +19,7 @@ const FLAGS = {
   peer: { type: "string", multiple: true, value: "HOST:PORT", help: "A node to join through; repeatable" },
   port: { type: "string", value: "PORT", help: `Cluster port (default ${DEFAULT_PORT}; 0 picks a free one)` },
   host: { type: "string", value: "HOST", help: "Bind address of the cluster port (default 0.0.0.0)" },
+  advertise: { type: "string", value: "HOST:PORT", help: "Address other nodes should dial, when not the bind address (containers, NAT)" },
   region: { type: "string", value: "NAME", help: "This node's region (default \"default\")" },
   services: { type: "string", value: "A,B", help: "Only run these services on this node (default: all)" },
   http: { type: "string", value: "PORT", help: "Turn on the admin HTTP endpoint on this port (off by default)" },
@@ -51,6 +52,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, optio
   const port = values.port ?? nonEmpty(env.KAFFIX_PORT);
   if (port !== undefined) start.port = parsePort(port, values.port !== undefined ? "--port" : "KAFFIX_PORT");
   if (values.host !== undefined) start.host = values.host;
+  if (values.advertise !== undefined) start.advertise = checkPeer(values.advertise);
   const region = values.region ?? nonEmpty(env.KAFFIX_REGION);
   if (region !== undefined) start.region = region;
   if (values.services !== undefined) {

@@ -28,6 +28,11 @@ export interface StartOptions {
   port?: number;
   /** Bind address of the cluster port. Default 0.0.0.0. */
   host?: string;
+  /**
+   * host:port other nodes should dial, when it differs from the bind address (containers, NAT).
+   * Default: the bind address, or this machine's first external address when bound to 0.0.0.0.
+   */
+  advertise?: string;
   region?: string;
   /** Ids of the services this node may run. Default: every service added to the app. */
   services?: readonly string[];
@@ -53,6 +58,7 @@ export interface ResolvedStartOptions {
   peers: string[];
   port: number;
   host: string;
+  advertise: string | undefined;
   region: string;
   services: string[] | undefined;
   http: Required<HttpOptions> | undefined;
@@ -131,7 +137,8 @@ export function resolveStartOptions(
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > 64 * 1024 * 1024) {
     invalid(`maxFrameBytes must be an integer from 1024 to 64 MiB, got ${JSON.stringify(maxFrameBytes)}`, "maxFrameBytes");
   }
-  return { tokens, tokenGenerated: given.length === 0, peers, port, host, region, services, http, logLevel, deadLetterLimit, maxFrameBytes };
+  const advertise = options.advertise === undefined ? undefined : checkPeer(options.advertise);
+  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, services, http, logLevel, deadLetterLimit, maxFrameBytes };
 }
 
 /** Rough entropy of a token in bits, from its length and the character classes it uses. */

@@ -2,16 +2,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { pino } from "pino";
 import { ManualClock } from "../testing/manual-clock.js";
-import { NodeLinks } from "./node-links.js";
+import { ClusterNode } from "./cluster-node.js";
 
-const TOKEN = "node-links-test-token-0123456789abcdef";
+const TOKEN = "cluster-node-test-token-0123456789abcdef";
 
-async function start(nodeId: string, services: Record<string, string>, peers: string[] = []): Promise<NodeLinks> {
-  return NodeLinks.start({
+async function start(nodeId: string, services: Record<string, string>, peers: string[] = []): Promise<ClusterNode> {
+  return ClusterNode.start({
     app: "shop",
     nodeId,
     incarnation: 1,
     services,
+    runnable: Object.keys(services),
+    region: "default",
+    advertise: undefined,
     tokens: [TOKEN],
     host: "127.0.0.1",
     port: 0,

@@ -1,0 +1,220 @@
+// A node's place in the cluster: the TLS transport on the cluster port, and the membership protocol
+// that joins through --peer, detects failures and gossips each node's state.
+
+import { cpus, totalmem } from "node:os";
+import type { Logger } from "pino";
+import type { Clock, TimerHandle } from "../clock.js";
+import { Membership } from "./membership.js";
+import type { Member } from "./member-table.js";
+import { mismatchedServices, PROTOCOL_VERSION } from "../transport/hello.js";
+import { TlsTransport } from "../transport/tls-transport.js";
+import type { Link } from "../transport/transport.js";
+
+export interface ClusterNodeOptions {
+  app: string;
+  nodeId: string;
+  incarnation: number;
+  /** Service id → contract fingerprint, for the hello. */
+  services: Record<string, string>;
+  /** Ids of the services this node may run (gossiped). */
+  runnable: readonly string[];
+  region: string;
+  tokens: readonly string[];
+  host: string;
+  port: number;
+  /** host:port peers should dial, when it differs from what the bind address suggests. */
+  advertise: string | undefined;
+  peers: readonly string[];
+  /** Largest payload in one frame, both ways. */
+  maxFrameBytes: number;
+  logger: Logger;
+  clock: Clock;
+  random: () => number;
+}
+
+/** What /cluster shows of one linked peer. */
+export interface PeerLink {
+  id: string;
+  address: string;
+  incarnation: number;
+  /** True when this node dialed. */
+  outbound: boolean;
+  /** The peer's services. */
+  services: string[];
+  /** Services both nodes have whose contracts differ: messages for them never go to this peer. */
+  mismatched: string[];
+}
+
+/** What /cluster shows of one member, as this node's membership sees it. */
+export interface MemberView {
+  id: string;
+  address: string;
+  state: Member["state"];
+  incarnation: number;
+  /** Round trip estimated from network coordinates; undefined until known. */
+  rttMs: number | undefined;
+  region: string | undefined;
+  /** Services the member may run. */
+  services: string[];
+  /** Cores and memory the member reported. */
+  capacity: { cores: number; memoryBytes: number } | undefined;
+}
+
+/** The state each node gossips about itself (the `data` of its membership meta). */
+interface NodeState {
+  region: string;
+  services: string[];
+  capacity: { cores: number; memoryBytes: number };
+}
+
+const MAX_JOIN_RETRY_MS = 30_000;
+
+export class ClusterNode {
+  readonly transport: TlsTransport;
+  readonly membership: Membership;
+  readonly #options: ClusterNodeOptions;
+  #joinTimer: TimerHandle | undefined;
+  #closed = false;
+
+  private constructor(options: ClusterNodeOptions, transport: TlsTransport) {
+    this.#options = options;
+    this.transport = transport;
+    const state: NodeState = {
+      region: options.region,
+      services: [...options.runnable],
+      capacity: { cores: cpus().length, memoryBytes: totalmem() },
+    };
+    this.membership = new Membership({
+      transport,
+      self: { nodeId: options.nodeId, address: transport.hello.address, incarnation: options.incarnation, meta: { version: 1, data: { ...state } } },
+      clock: options.clock,
+      random: options.random,
+      logger: options.logger.child({ layer: "membership" }),
+    });
+    transport.onLink((link) => this.#linked(link));
+  }
+
+  /** Binds the cluster port, then joins the cluster through the peers in the background. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const transport = new TlsTransport({
+      hello: {
+        protocol: PROTOCOL_VERSION,
+        app: options.app,
+        nodeId: options.nodeId,
+        incarnation: options.incarnation,
+        address: options.advertise ?? "",
+        services: options.services,
+      },
+      tokens: options.tokens,
+      host: options.host,
+      port: options.port,
+      // The send queue holds at least two of the largest frames.
+      limits: { maxFrameBytes: options.maxFrameBytes, maxQueuedBytes: Math.max(16 * 1024 * 1024, 2 * options.maxFrameBytes) },
+      logger: options.logger,
+      clock: options.clock,
+    });
+    await transport.listen();
+    const links = new ClusterNode(options, transport);
+    links.#join(0);
+    return links;
+  }
+
+  get port(): number {
+    return Number(this.address.slice(this.address.lastIndexOf(":") + 1));
+  }
+
+  /** host:port this node tells peers to dial (never a wildcard). */
+  get address(): string {
+    return this.transport.hello.address;
+  }
+
+  peers(): PeerLink[] {
+    return [...this.transport.links.values()].map((link) => ({
+      id: link.remote.nodeId,
+      address: link.remote.address,
+      incarnation: link.remote.incarnation,
+      outbound: link.outbound,
+      services: Object.keys(link.remote.services),
+      mismatched: mismatchedServices({ services: this.#options.services }, link.remote),
+    }));
+  }
+
+  /** Every member this node knows, itself included, sorted by id. */
+  members(): MemberView[] {
+    return this.membership.snapshot().members.map((member) => {
+      const state = member.meta.data as Partial<NodeState>;
+      return {
+        id: member.nodeId,
+        address: member.address,
+        state: member.state,
+        incarnation: member.incarnation,
+        rttMs: this.membership.estimateRttMs(member.nodeId),
+        region: typeof state.region === "string" ? state.region : undefined,
+        services: Array.isArray(state.services) ? state.services.filter((s): s is string => typeof s === "string") : [],
+        capacity: typeof state.capacity === "object" && state.capacity !== null ? state.capacity : undefined,
+      };
+    });
+  }
+
+  /**
+   * Linked peers that run `serviceId` under the same contract as this node: the only ones a message
+   * for it may be routed to (a node with another contract is mid-upgrade, not a valid target).
+   */
+  linksServing(serviceId: string): Link[] {
+    const mine = this.#options.services[serviceId];
+    if (mine === undefined) return [];
+    return [...this.transport.links.values()].filter(
+      (link) => Object.hasOwn(link.remote.services, serviceId) && link.remote.services[serviceId] === mine,
+    );
+  }
+
+  /** Leaves the cluster gracefully (peers drop this node at once), then closes every link. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#joinTimer !== undefined) this.#options.clock.clearTimeout(this.#joinTimer);
+    await this.membership.leave();
+    await this.transport.close();
+  }
+
+  /** Joins through the peers, the nearest first; when none answers, says so and tries again later. */
+  #join(attempt: number): void {
+    const { peers, logger, clock, random } = this.#options;
+    this.#orderByRtt(peers)
+      .then((ordered) => this.membership.join(ordered))
+      .catch((error: unknown) => {
+        if (this.#closed) return;
+        const ceilingMs = Math.min(MAX_JOIN_RETRY_MS, 500 * 2 ** attempt);
+        const delayMs = Math.round(ceilingMs * (0.5 + random() / 2));
+        const reason = error instanceof Error ? error.message : String(error);
+        logger.warn({ peers, retryInMs: delayMs }, `could not join the cluster: ${reason}; retrying`);
+        this.#joinTimer = clock.setTimeout(() => this.#join(attempt + 1), delayMs);
+      });
+  }
+
+  /**
+   * Dials every peer at once and orders them by how fast each link came up (a TLS handshake is a few
+   * round trips): joining through the nearest peer is this project's oldest wish. Unreachable peers
+   * go last, so the join still tries them.
+   */
+  async #orderByRtt(peers: readonly string[]): Promise<string[]> {
+    if (peers.length <= 1) return [...peers];
+    const started = this.#options.clock.now();
+    const timed = await Promise.all(
+      peers.map((address) =>
+        this.transport.connect(address).then(
+          () => ({ address, ms: this.#options.clock.now() - started }),
+          () => ({ address, ms: Infinity }),
+        ),
+      ),
+    );
+    return timed.sort((a, b) => a.ms - b.ms).map((entry) => entry.address);
+  }
+
+  #linked(link: Link): void {
+    const { logger } = this.#options;
+    // The transport logs the link coming up; only its end is news here.
+    const peer = { peer: link.remote.nodeId, address: link.remote.address, outbound: link.outbound };
+    link.onClose((reason) => logger.info(peer, `link to node ${link.remote.nodeId} closed: ${reason}`));
+  }
+}
+

@@ -171,6 +171,8 @@ export class App {
         services: this.#registry.catalog(),
         runnable: config.services ?? this.#registry.ids,
         region: config.region,
+        weight: config.weight,
+        load: () => runtime.mailboxes.values(),
         tokens: config.tokens,
         host: config.host,
         port: config.port,

@@ -65,7 +65,23 @@ test("nodes that join through one seed all see the same members, with region and
   const view = others[1]!.cluster().members.find((m) => m.id === seed.nodeId)!;
   assert.equal(view.region, "eu-west");
   assert.deepEqual(view.services, ["Orders"]);
-  assert.ok(view.capacity !== undefined && view.capacity.cores >= 1);
+  assert.ok(view.capacity !== undefined && view.capacity.cores >= 1 && view.capacity.weight === 1);
+});
+
+test("each node's load summary spreads through gossip: running services, arrival rate, queue depth", async () => {
+  const seed = await node({ weight: 2 });
+  const other = await node({ peers: [`127.0.0.1:${seed.port}`] });
+  for (let i = 0; i < 50; i++) await seed.publish(Orders, { id: String(i) });
+  // The summary refreshes every 5 s by default; a node's own view is read from the same gossiped state.
+  await eventually(
+    () => (other.cluster().members.find((m) => m.id === seed.nodeId)?.running.Orders?.arrivalPerSec ?? 0) > 0,
+    "the other node sees the seed's arrival rate",
+    15_000,
+  );
+  const view = other.cluster().members.find((m) => m.id === seed.nodeId)!;
+  assert.equal(view.capacity?.weight, 2);
+  assert.equal(view.running.Orders?.queued, 0);
+  assert.ok(view.eventLoopLagMs !== undefined);
 });
 
 test("a node refuses a peer of another app and never lists it", async () => {

@@ -21,6 +21,7 @@ const FLAGS = {
   host: { type: "string", value: "HOST", help: "Bind address of the cluster port (default 0.0.0.0)" },
   advertise: { type: "string", value: "HOST:PORT", help: "Address other nodes should dial, when not the bind address (containers, NAT)" },
   region: { type: "string", value: "NAME", help: "This node's region (default \"default\")" },
+  weight: { type: "string", value: "N", help: "This node's capacity relative to its cores and memory (default 1)" },
   services: { type: "string", value: "A,B", help: "Only run these services on this node (default: all)" },
   http: { type: "string", value: "PORT", help: "Turn on the admin HTTP endpoint on this port (off by default)" },
   "http-host": { type: "string", value: "HOST", help: "Bind address of the admin endpoint (default 127.0.0.1)" },
@@ -55,6 +56,11 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, optio
   if (values.advertise !== undefined) start.advertise = checkPeer(values.advertise);
   const region = values.region ?? nonEmpty(env.KAFFIX_REGION);
   if (region !== undefined) start.region = region;
+  if (values.weight !== undefined) {
+    const weight = Number(values.weight);
+    if (values.weight.trim() === "" || !Number.isFinite(weight)) invalid(`--weight must be a number, got ${JSON.stringify(values.weight)}`);
+    start.weight = weight;
+  }
   if (values.services !== undefined) {
     start.services = splitList(values.services);
     if (start.services.length === 0) invalid("--services needs at least one service id, e.g. --services DoubleNumberService");

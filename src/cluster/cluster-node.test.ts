@@ -14,6 +14,8 @@ async function start(nodeId: string, services: Record<string, string>, peers: st
     services,
     runnable: Object.keys(services),
     region: "default",
+    weight: 1,
+    load: () => [],
     advertise: undefined,
     tokens: [TOKEN],
     host: "127.0.0.1",

@@ -2,10 +2,12 @@
 // that joins through --peer, detects failures and gossips each node's state.
 
 import { cpus, totalmem } from "node:os";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
 import { Membership } from "./membership.js";
 import type { Member } from "./member-table.js";
+import { MAX_GOSSIPED_SERVICES, readNodeState, type NodeState, type ServiceLoad } from "./node-state.js";
 import { mismatchedServices, PROTOCOL_VERSION } from "../transport/hello.js";
 import { TlsTransport } from "../transport/tls-transport.js";
 import type { Link } from "../transport/transport.js";
@@ -19,6 +21,12 @@ export interface ClusterNodeOptions {
   /** Ids of the services this node may run (gossiped). */
   runnable: readonly string[];
   region: string;
+  /** Relative capacity the operator declares (`--weight`), on top of cores and memory. */
+  weight: number;
+  /** Reads the active services' counters for the gossiped load summary. */
+  load: () => Iterable<{ id: string; queued: number; received: number; serviceTimeMs: number }>;
+  /** How often the load summary is refreshed and gossiped. Default 5000. */
+  stateRefreshMs?: number;
   tokens: readonly string[];
   host: string;
   port: number;
@@ -53,18 +61,14 @@ export interface MemberView {
   incarnation: number;
   /** Round trip estimated from network coordinates; undefined until known. */
   rttMs: number | undefined;
+  /** The state the member gossips about itself; undefined until its first news arrived. */
   region: string | undefined;
   /** Services the member may run. */
   services: string[];
-  /** Cores and memory the member reported. */
-  capacity: { cores: number; memoryBytes: number } | undefined;
-}
-
-/** The state each node gossips about itself (the `data` of its membership meta). */
-interface NodeState {
-  region: string;
-  services: string[];
-  capacity: { cores: number; memoryBytes: number };
+  capacity: NodeState["capacity"] | undefined;
+  /** Services active on the member, with their load. */
+  running: Record<string, ServiceLoad>;
+  eventLoopLagMs: NodeState["eventLoopLagMs"] | undefined;
 }
 
 const MAX_JOIN_RETRY_MS = 30_000;
@@ -74,24 +78,27 @@ export class ClusterNode {
   readonly membership: Membership;
   readonly #options: ClusterNodeOptions;
   #joinTimer: TimerHandle | undefined;
+  #stateTimer: TimerHandle | undefined;
+  readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  /** Each service's `received` count at the last refresh, for arrival rates. */
+  #lastReceived = new Map<string, number>();
+  #lastRefreshAt: number;
   #closed = false;
 
   private constructor(options: ClusterNodeOptions, transport: TlsTransport) {
     this.#options = options;
     this.transport = transport;
-    const state: NodeState = {
-      region: options.region,
-      services: [...options.runnable],
-      capacity: { cores: cpus().length, memoryBytes: totalmem() },
-    };
+    this.#lastRefreshAt = options.clock.now();
+    this.#lag.enable();
     this.membership = new Membership({
       transport,
-      self: { nodeId: options.nodeId, address: transport.hello.address, incarnation: options.incarnation, meta: { version: 1, data: { ...state } } },
+      self: { nodeId: options.nodeId, address: transport.hello.address, incarnation: options.incarnation, meta: { version: 1, data: { ...this.#state() } } },
       clock: options.clock,
       random: options.random,
       logger: options.logger.child({ layer: "membership" }),
     });
     transport.onLink((link) => this.#linked(link));
+    this.#scheduleRefresh();
   }
 
   /** Binds the cluster port, then joins the cluster through the peers in the background. */
@@ -142,16 +149,18 @@ export class ClusterNode {
   /** Every member this node knows, itself included, sorted by id. */
   members(): MemberView[] {
     return this.membership.snapshot().members.map((member) => {
-      const state = member.meta.data as Partial<NodeState>;
+      const state = readNodeState(member.meta.data);
       return {
         id: member.nodeId,
         address: member.address,
         state: member.state,
         incarnation: member.incarnation,
         rttMs: this.membership.estimateRttMs(member.nodeId),
-        region: typeof state.region === "string" ? state.region : undefined,
-        services: Array.isArray(state.services) ? state.services.filter((s): s is string => typeof s === "string") : [],
-        capacity: typeof state.capacity === "object" && state.capacity !== null ? state.capacity : undefined,
+        region: state?.region,
+        services: state?.services ?? [],
+        capacity: state?.capacity,
+        running: state?.running ?? {},
+        eventLoopLagMs: state?.eventLoopLagMs,
       };
     });
   }
@@ -172,6 +181,8 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#joinTimer !== undefined) this.#options.clock.clearTimeout(this.#joinTimer);
+    if (this.#stateTimer !== undefined) this.#options.clock.clearTimeout(this.#stateTimer);
+    this.#lag.disable();
     await this.membership.leave();
     await this.transport.close();
   }
@@ -208,6 +219,44 @@ export class ClusterNode {
       ),
     );
     return timed.sort((a, b) => a.ms - b.ms).map((entry) => entry.address);
+  }
+
+  /** This node's state now; arrival rates are per second since the previous call. */
+  #state(): NodeState {
+    const { region, runnable, weight, load, clock } = this.#options;
+    const now = clock.now();
+    const seconds = Math.max((now - this.#lastRefreshAt) / 1000, 0.001);
+    this.#lastRefreshAt = now;
+    const running: Record<string, ServiceLoad> = {};
+    const received = new Map<string, number>();
+    for (const service of load()) {
+      received.set(service.id, service.received);
+      if (Object.keys(running).length >= MAX_GOSSIPED_SERVICES) continue;
+      const arrivals = service.received - (this.#lastReceived.get(service.id) ?? 0);
+      running[service.id] = {
+        queued: service.queued,
+        arrivalPerSec: Math.round((arrivals / seconds) * 10) / 10,
+        serviceTimeMs: Math.round(service.serviceTimeMs * 1000) / 1000,
+      };
+    }
+    this.#lastReceived = received;
+    const lag = this.#lag.count > 0 ? { mean: this.#lag.mean / 1e6, p99: this.#lag.percentile(99) / 1e6 } : { mean: 0, p99: 0 };
+    this.#lag.reset();
+    return {
+      region,
+      capacity: { cores: cpus().length, memoryBytes: totalmem(), weight },
+      services: [...runnable],
+      running,
+      eventLoopLagMs: { mean: Math.round(lag.mean * 100) / 100, p99: Math.round(lag.p99 * 100) / 100 },
+    };
+  }
+
+  #scheduleRefresh(): void {
+    this.#stateTimer = this.#options.clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.membership.updateMeta({ ...this.#state() });
+      this.#scheduleRefresh();
+    }, this.#options.stateRefreshMs ?? 5000);
   }
 
   #linked(link: Link): void {

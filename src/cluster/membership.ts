@@ -156,6 +156,16 @@ export class Membership {
     throw new KaffixError("TIMEOUT", `could not join through any seed (${failures.join("; ")})`, { data: { seeds: candidates } });
   }
 
+  /**
+   * Replaces this node's gossiped state (its meta data) with `data`: the new version spreads with the
+   * next gossip and push-pull rounds. Keep it small; it rides along with probes.
+   */
+  updateMeta(data: Record<string, unknown>): void {
+    if (this.#timers.stopped) return;
+    this.#queue.push(this.#table.updateLocalMeta(data));
+    this.#changes.publish();
+  }
+
   /** Tells every live member we leave (they mark us "left" without suspicion), waits briefly, then stops. */
   async leave(): Promise<void> {
     if (this.#timers.stopped) return;

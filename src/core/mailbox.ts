@@ -65,6 +65,8 @@ export class Mailbox {
   failed = 0;
   retried = 0;
   deadLettered = 0;
+  /** Moving average of sampled handler durations, in ms: the service time the cluster gossips. */
+  serviceTimeMs = 0;
 
   constructor(
     id: string,
@@ -233,7 +235,11 @@ export class Mailbox {
 
   #succeed(delivery: Delivery, value: unknown): void {
     if (this.#halted) return;
-    if (delivery.startedAt !== 0) this.#host.observeDuration(this.id, (performance.now() - delivery.startedAt) / 1000);
+    if (delivery.startedAt !== 0) {
+      const ms = performance.now() - delivery.startedAt;
+      this.serviceTimeMs = this.serviceTimeMs === 0 ? ms : this.serviceTimeMs * 0.8 + ms * 0.2;
+      this.#host.observeDuration(this.id, ms / 1000);
+    }
     this.processed++;
     delivery.resolve(value);
     this.#release();

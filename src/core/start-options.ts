@@ -34,6 +34,8 @@ export interface StartOptions {
    */
   advertise?: string;
   region?: string;
+  /** This node's capacity relative to its cores and memory, e.g. 2 for a machine that should take twice the work. Default 1. */
+  weight?: number;
   /** Ids of the services this node may run. Default: every service added to the app. */
   services?: readonly string[];
   /** Admin HTTP endpoint; off unless given. A number is shorthand for `{ port }`. */
@@ -60,6 +62,7 @@ export interface ResolvedStartOptions {
   host: string;
   advertise: string | undefined;
   region: string;
+  weight: number;
   services: string[] | undefined;
   http: Required<HttpOptions> | undefined;
   logLevel: LogLevel;
@@ -138,7 +141,11 @@ export function resolveStartOptions(
     invalid(`maxFrameBytes must be an integer from 1024 to 64 MiB, got ${JSON.stringify(maxFrameBytes)}`, "maxFrameBytes");
   }
   const advertise = options.advertise === undefined ? undefined : checkPeer(options.advertise);
-  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, services, http, logLevel, deadLetterLimit, maxFrameBytes };
+  const weight = options.weight ?? 1;
+  if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0 || weight > 1000) {
+    invalid(`weight must be a number above 0 and at most 1000, got ${JSON.stringify(weight)}`, "weight");
+  }
+  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, weight, services, http, logLevel, deadLetterLimit, maxFrameBytes };
 }
 
 /** Rough entropy of a token in bits, from its length and the character classes it uses. */

@@ -97,7 +97,6 @@ export class ClusterNode {
       random: options.random,
       logger: options.logger.child({ layer: "membership" }),
     });
-    transport.onLink((link) => this.#linked(link));
     this.#scheduleRefresh();
   }
 
@@ -257,13 +256,6 @@ export class ClusterNode {
       this.membership.updateMeta({ ...this.#state() });
       this.#scheduleRefresh();
     }, this.#options.stateRefreshMs ?? 5000);
-  }
-
-  #linked(link: Link): void {
-    const { logger } = this.#options;
-    // The transport logs the link coming up; only its end is news here.
-    const peer = { peer: link.remote.nodeId, address: link.remote.address, outbound: link.outbound };
-    link.onClose((reason) => logger.info(peer, `link to node ${link.remote.nodeId} closed: ${reason}`));
   }
 }
 

@@ -4,7 +4,8 @@
 //   ping       { t, seq, target, gossip }              target = the node id the sender means to reach
 //   ack        { t, seq, coord?, gossip }              coord = the acker's Vivaldi coordinate (direct acks)
 //   nack       { t, seq }                              an indirect prober could not reach the target
-//   ping-req   { t, seq, target, address, gossip }     probe `target` for me, answer with ack or nack
+//   ping-req   { t, seq, target, address, timeoutMs?, gossip }  probe `target` for me, answer with ack or nack
+//                                                      (the nack within timeoutMs, the time I still wait)
 //   gossip     { t, gossip }
 //   push-pull  { t, id, reply, join, members }         a full state exchange; the answer has reply: true
 // `gossip` holds at most MESSAGE_LIMITS.gossipPerMessage alive/suspect/dead/leave messages.
@@ -30,7 +31,7 @@ export type MembershipMessage =
   | { t: "ping"; seq: number; target: string; gossip: GossipMessage[] }
   | { t: "ack"; seq: number; coord?: unknown; gossip: GossipMessage[] }
   | { t: "nack"; seq: number }
-  | { t: "ping-req"; seq: number; target: string; address: string; gossip: GossipMessage[] }
+  | { t: "ping-req"; seq: number; target: string; address: string; timeoutMs?: number; gossip: GossipMessage[] }
   | { t: "gossip"; gossip: GossipMessage[] }
   | { t: "push-pull"; id: number; reply: boolean; join: boolean; members: MemberRecord[] };
 
@@ -60,7 +61,10 @@ export function parseMembershipMessage(input: unknown): MembershipMessage | unde
     case "ping-req": {
       const gossip = parseGossipList(m.gossip);
       if (!isCount(m.seq) || !isNodeId(m.target) || !isAddress(m.address) || gossip === undefined) return undefined;
-      return { t: "ping-req", seq: m.seq, target: m.target, address: m.address, gossip };
+      if (m.timeoutMs !== undefined && !(isCount(m.timeoutMs) && (m.timeoutMs as number) <= 60_000)) return undefined;
+      const message: MembershipMessage = { t: "ping-req", seq: m.seq, target: m.target, address: m.address, gossip };
+      if (m.timeoutMs !== undefined) message.timeoutMs = m.timeoutMs as number;
+      return message;
     }
     case "gossip": {
       const gossip = parseGossipList(m.gossip);

@@ -55,6 +55,25 @@ describe("Membership", () => {
     sim.stopAll();
   });
 
+  it("probing a dead node through relays that answer with nacks in time leaves the prober's health score alone", async () => {
+    const sim = new Simulation({ seed: 5 });
+    const names = ids(5);
+    await startCluster(sim, names, () => [names[0]!]);
+    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
+    await sim.run(5000);
+    sim.kill(names[2]!);
+    const survivors = names.filter((id) => id !== names[2]);
+    let worst = 0;
+    await sim.until(() => {
+      for (const id of survivors) worst = Math.max(worst, sim.nodes.get(id)!.membership.awarenessScore);
+      return sim.agree(survivors);
+    }, 60_000, 50);
+    // Every relay reached the others but not the dead node, so each sent a nack in time: a failed
+    // probe with all nacks in says the network, not this node, is at fault (Lifeguard).
+    assert.equal(worst, 0);
+    sim.stopAll();
+  });
+
   it("a crashed node is declared dead by every other node within the bound the protocol promises", async () => {
     const sim = new Simulation({ seed: 3 });
     const names = ids(5);

@@ -254,7 +254,7 @@ export class Membership {
       case "nack":
         return this.#probes.onNack(from.nodeId, message.seq);
       case "ping-req":
-        return this.#probes.relay(from, message.seq, { nodeId: message.target, address: message.address });
+        return this.#probes.relay(from, message.seq, { nodeId: message.target, address: message.address }, message.timeoutMs);
       case "gossip":
         return;
       case "push-pull":

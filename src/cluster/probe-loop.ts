@@ -8,6 +8,9 @@ import type { MembershipOptions } from "./membership-options.js";
 import type { Peer } from "./peer-sender.js";
 import type { TimerSet } from "./timer-set.js";
 
+/** A relay sends its nack at this fraction of the time the requester waits, so the nack arrives in time. */
+const NACK_AT = 0.8;
+
 /** What the probe loop needs from the membership engine around it. */
 export interface ProbeHost {
   readonly clock: Clock;
@@ -92,8 +95,12 @@ export class ProbeLoop {
     if (probe?.kind === "own" && probe.relays.has(fromId)) probe.nacks.add(fromId);
   }
 
-  /** A ping-req: probe `target` for `requester`; ack if it answers in time, nack otherwise (Lifeguard). */
-  relay(requester: Peer, requesterSeq: number, target: Peer): void {
+  /**
+   * A ping-req: probe `target` for `requester`; ack if it answers in time, nack otherwise (Lifeguard).
+   * The nack must arrive while the requester still waits, or it cannot tell a slow relay from a dead
+   * target: it goes at 80% of the time the requester said it waits (`requesterWaitMs`).
+   */
+  relay(requester: Peer, requesterSeq: number, target: Peer, requesterWaitMs?: number): void {
     if (this.#pending.size >= this.#options.maxPendingProbes) return;
     const seq = ++this.#seq;
     this.#pending.set(seq, { kind: "relayed", target, requester, requesterSeq });
@@ -101,7 +108,7 @@ export class ProbeLoop {
     this.#host.timers.set(() => {
       if (!this.#pending.delete(seq)) return;
       this.#host.send(requester, { t: "nack", seq: requesterSeq });
-    }, this.#options.probeTimeoutMs);
+    }, Math.min(this.#options.probeTimeoutMs, (requesterWaitMs ?? Infinity) * NACK_AT));
   }
 
   #tick(): void {
@@ -115,19 +122,20 @@ export class ProbeLoop {
     const probe: OwnProbe = { kind: "own", target, sentAtMs: this.#host.clock.now(), acked: false, relays: new Set(), nacks: new Set() };
     this.#pending.set(seq, probe);
     this.#host.send(target, { t: "ping", seq, target: target.nodeId });
-    this.#host.timers.set(() => this.#askOthers(seq, probe), this.awareness.scaleMs(this.#options.probeTimeoutMs));
+    const askAfterMs = this.awareness.scaleMs(this.#options.probeTimeoutMs);
+    this.#host.timers.set(() => this.#askOthers(seq, probe, intervalMs - askAfterMs), askAfterMs);
     this.#host.timers.set(() => {
       this.#finish(seq, probe);
       this.#tick();
     }, intervalMs);
   }
 
-  #askOthers(seq: number, probe: OwnProbe): void {
+  #askOthers(seq: number, probe: OwnProbe, waitMs: number): void {
     if (probe.acked) return;
     const { target } = probe;
     for (const relay of this.#host.randomAlive(this.#options.indirectProbes, target.nodeId)) {
       probe.relays.add(relay.nodeId);
-      this.#host.send(relay, { t: "ping-req", seq, target: target.nodeId, address: target.address });
+      this.#host.send(relay, { t: "ping-req", seq, target: target.nodeId, address: target.address, timeoutMs: Math.max(1, Math.floor(waitMs)) });
     }
   }
 

@@ -55,6 +55,24 @@ describe("Membership", () => {
     sim.stopAll();
   });
 
+  it("a node that just joined is probed within about one probe interval, not after a whole pass", async () => {
+    const sim = new Simulation({ seed: 11 });
+    const names = ids(40);
+    await startCluster(sim, names.slice(0, -1), () => [names[0]!]);
+    assert.notEqual(await sim.until(() => sim.agree(names.slice(0, -1)), 60_000, 200), undefined);
+    await sim.run(3000);
+    const newcomer = names.at(-1)!;
+    await sim.start(newcomer, [names[0]!]);
+    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
+    const killedAt = sim.clock.now();
+    sim.kill(newcomer);
+    // Each node put the newcomer at a random place in what was left of its pass; with 39 probers the
+    // first probe comes within a few intervals (without that, only after passes of 39 s ended).
+    const tookMs = await sim.until(() => sim.changes.some((c) => c.nodeId === newcomer && c.kind === "suspected" && c.atMs >= killedAt), 30_000, 50);
+    assert.ok(tookMs !== undefined && tookMs <= 4000, `first suspicion of the newcomer after ${tookMs} ms`);
+    sim.stopAll();
+  });
+
   it("probing a dead node through relays that answer with nacks in time leaves the prober's health score alone", async () => {
     const sim = new Simulation({ seed: 5 });
     const names = ids(5);

@@ -285,6 +285,8 @@ export class Membership {
       this.#suspicions.start(event.member, event.from, this.#table.snapshot().live().length);
       // The buddy system: tell the suspect at once, so it can refute before the timer runs out.
       this.#send(event.member, { t: "gossip" }, [message]);
+    } else if (event.type === "joined" || event.type === "recovered") {
+      this.#probes.memberJoined(nodeId);
     } else if (event.type === "died" || event.type === "left") {
       this.#coordinates.delete(nodeId);
       this.#vivaldi.forgetPeer(nodeId);

@@ -84,6 +84,12 @@ test("each node's load summary spreads through gossip: running services, arrival
   assert.ok(view.eventLoopLagMs !== undefined);
 });
 
+test("a peer given by host name is resolved through DNS", async () => {
+  const a = await node();
+  const b = await node({ peers: [`localhost:${a.port}`] });
+  await eventually(() => b.cluster().members.filter((m) => m.state === "alive").length === 2, "b joined a through localhost");
+});
+
 test("a node refuses a peer of another app and never lists it", async () => {
   const a = await node();
   const lines: string[] = [];

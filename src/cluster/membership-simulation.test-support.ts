@@ -8,18 +8,9 @@ import { InProcessNetwork, type InProcessTransport } from "../transport/in-proce
 import type { MembershipDiff } from "./membership-snapshot.js";
 import { Membership } from "./membership.js";
 import type { MembershipOptions } from "./membership-options.js";
+import { seededRandom } from "../testing/seeded-random.js";
 
-/** A small deterministic generator (mulberry32) standing in for Math.random. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = seededRandom;
 
 /** One node's view of the shared clock; paused, its timers wait as a stopped process's would, and fire on resume. */
 export class PausableClock implements Clock {

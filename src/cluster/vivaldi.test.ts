@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type Coordinate, estimateRttMs, isValidCoordinate, VivaldiClient } from "./vivaldi.js";
+import { seededRandom } from "../testing/seeded-random.js";
 
-/** mulberry32: a tiny seeded PRNG, so every run sees the same network and the same noise. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 /** The value below which `fraction` of `values` lie. */
 function quantile(values: number[], fraction: number): number {

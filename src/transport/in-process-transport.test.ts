@@ -8,6 +8,7 @@ import { PROTOCOL_VERSION } from "./hello.js";
 import { InProcessNetwork, type InProcessTransport } from "./in-process-transport.js";
 import { transportContract } from "./transport-contract.test-support.js";
 import type { Hello, Lane, Link, TransportLimits } from "./transport.js";
+import { seededRandom } from "../testing/seeded-random.js";
 
 transportContract("in-process", () => {
   const network = new InProcessNetwork();
@@ -241,17 +242,7 @@ function closeReasons(ab: Link, ba: Link): string[] {
   return reasons;
 }
 
-/** A small deterministic generator (mulberry32) standing in for Math.random. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 function bytes(value: string): Uint8Array {
   return new TextEncoder().encode(value);

@@ -1,6 +1,7 @@
 // Nodes of one app in one process over real TLS on 127.0.0.1: --peer links, relinks, and the hello's contract check.
 
 import assert from "node:assert/strict";
+import { createServer, type AddressInfo } from "node:net";
 import { afterEach, test } from "node:test";
 import { App, Service, type StartOptions } from "../src/index.js";
 
@@ -19,6 +20,14 @@ async function node(options: StartOptions = {}, build = () => new App({ name: "s
   running.push(app);
   await app.start({ token: TOKEN, host: "127.0.0.1", port: 0, logLevel: "silent", ...options });
   return app;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 async function eventually(check: () => boolean, what: string, boundMs = 10_000): Promise<void> {
@@ -42,6 +51,24 @@ test("a node dials its --peer and both list each other with their services", asy
     mismatched: [],
   });
   assert.equal(a.cluster().peers[0]!.outbound, false);
+});
+
+test("a node bound to 0.0.0.0 without --advertise advertises the address its seed sees it at", async () => {
+  const a = await node({ host: "0.0.0.0" });
+  const b = await node({ host: "0.0.0.0", peers: [`127.0.0.1:${a.port}`] });
+  const expected = `127.0.0.1:${b.port}`;
+  await eventually(() => b.cluster().self.address === expected, "b advertises what a sees");
+  await eventually(() => a.cluster().members.find((m) => m.id === b.nodeId)?.address === expected, "a's view of b has the new address");
+  assert.equal(b.cluster().members.find((m) => m.id === b.nodeId)?.address, expected);
+});
+
+test("a node given --advertise keeps it, whatever its seed sees", async () => {
+  const a = await node({ host: "0.0.0.0" });
+  const port = await freePort();
+  const b = await node({ host: "0.0.0.0", port, advertise: `localhost:${port}`, peers: [`127.0.0.1:${a.port}`] });
+  await eventually(() => a.cluster().members.some((m) => m.id === b.nodeId && m.state === "alive"), "a sees b");
+  assert.equal(b.cluster().self.address, `localhost:${port}`);
+  assert.equal(a.cluster().members.find((m) => m.id === b.nodeId)?.address, `localhost:${port}`);
 });
 
 test("a node restarted on the same address rejoins, and the others see the new node alive", async () => {

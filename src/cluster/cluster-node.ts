@@ -9,6 +9,7 @@ import { Membership } from "./membership.js";
 import type { Member } from "./member-table.js";
 import { MAX_GOSSIPED_SERVICES, readNodeState, type NodeState, type ServiceLoad } from "./node-state.js";
 import { mismatchedServices, PROTOCOL_VERSION } from "../transport/hello.js";
+import { formatAddress } from "../transport/host-port.js";
 import { TlsTransport } from "../transport/tls-transport.js";
 import type { Link } from "../transport/transport.js";
 
@@ -72,6 +73,7 @@ export interface MemberView {
 }
 
 const MAX_JOIN_RETRY_MS = 30_000;
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", ""]);
 
 export class ClusterNode {
   readonly transport: TlsTransport;
@@ -97,6 +99,10 @@ export class ClusterNode {
       random: options.random,
       logger: options.logger.child({ layer: "membership" }),
     });
+    // Bound to a wildcard and told nothing: the address a seed sees us come from beats a guessed interface.
+    if (options.advertise === undefined && WILDCARD_HOSTS.has(options.host)) {
+      this.membership.onObservedAddress((ip, seed) => this.#adoptObserved(ip, seed));
+    }
     this.#scheduleRefresh();
   }
 
@@ -184,6 +190,16 @@ export class ClusterNode {
     this.#lag.disable();
     await this.membership.leave();
     await this.transport.close();
+  }
+
+  /** Advertises `ip` with our cluster port from now on: new links say it, and membership gossips it. */
+  #adoptObserved(ip: string, seed: string): void {
+    const previous = this.address;
+    const address = formatAddress(ip, this.port);
+    if (address === previous) return;
+    this.transport.setAddress(address);
+    this.membership.setAddress(address);
+    this.#options.logger.info({ address, previous, seed }, `advertising ${address}, the address seed ${seed} sees this node at`);
   }
 
   /** Joins through the peers, the nearest first; when none answers, says so and tries again later. */

@@ -274,6 +274,17 @@ test("another node accepts our meta update at the same incarnation", () => {
   assert.deepEqual(theirs.get("me")?.meta.data, { load: 3 });
 });
 
+test("moving to a new address raises our incarnation, and other nodes take the new address", () => {
+  const ours = newTable();
+  const theirs = new MemberTable({ self: { nodeId: "them", address: "t:1" }, nowMs: T0 });
+  theirs.apply(ours.localAlive(), T0);
+  const message = ours.setLocalAddress("127.0.0.1:7000");
+  assert.deepEqual([message.incarnation, message.address], [6, "127.0.0.1:7000"]);
+  assert.equal(eventOf(theirs.apply(message, T0)).type, "updated");
+  assert.equal(theirs.get("me")?.address, "127.0.0.1:7000");
+  assert.equal(ours.setLocalAddress("127.0.0.1:7000").incarnation, 6, "the same address again changes nothing");
+});
+
 test("malformed messages are ignored without changing anything", () => {
   const table = newTable();
   table.apply(alive("a", 3), T0);

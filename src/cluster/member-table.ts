@@ -213,6 +213,21 @@ export class MemberTable {
     return this.localAlive();
   }
 
+  /**
+   * Moves this node to `address` under a new incarnation, so the new address outranks every record of
+   * the old one; returns the alive to broadcast.
+   */
+  setLocalAddress(address: string): AliveMessage {
+    if (!isAddress(address)) throw new RangeError("MemberTable address must be a valid host:port");
+    const me = this.self();
+    if (address !== me.address) {
+      const incarnation = me.incarnation + 1;
+      if (!isCount(incarnation) || incarnation >= Number.MAX_SAFE_INTEGER) throw new RangeError("Cannot raise the incarnation further");
+      this.#set({ ...me, address, incarnation });
+    }
+    return this.localAlive();
+  }
+
   /** Marks this node as leaving: it stops refuting. Returns the leave message to broadcast. */
   leave(nowMs: number): LeaveMessage {
     const me = this.self();

@@ -16,6 +16,15 @@ describe("parseMembershipMessage", () => {
     assert.deepEqual(parseMembershipMessage({ t: "push-pull", id: 1, reply: false, join: true, members: [record] }), { t: "push-pull", id: 1, reply: false, join: true, members: [record] });
   });
 
+  it("admits a push-pull answer's observed IP only when it is an IP", () => {
+    const reply = { t: "push-pull", id: 1, reply: true, join: false, members: [] };
+    for (const ip of ["127.0.0.1", "::1", "fd00::abcd"]) assert.equal((parseMembershipMessage({ ...reply, observed: ip }) as { observed?: string }).observed, ip);
+    assert.deepEqual(parseMembershipMessage(reply), reply);
+    for (const observed of ["", "localhost", "10.0.0.1:80", "300.1.1.1", 7, null, "1".repeat(65)]) {
+      assert.equal(parseMembershipMessage({ ...reply, observed }), undefined, String(observed));
+    }
+  });
+
   it("refuses wrong types, bad counts, malformed gossip and too many entries", () => {
     for (const bad of [
       null,

@@ -7,15 +7,18 @@
 //   ping-req   { t, seq, target, address, timeoutMs?, gossip }  probe `target` for me, answer with ack or nack
 //                                                      (the nack within timeoutMs, the time I still wait)
 //   gossip     { t, gossip }
-//   push-pull  { t, id, reply, join, members }         a full state exchange; the answer has reply: true
+//   push-pull  { t, id, reply, join, members, observed? }  a full state exchange; the answer has reply: true,
+//                                                      and to a join `observed`: the IP the joiner's connection came from
 // `gossip` holds at most MESSAGE_LIMITS.gossipPerMessage alive/suspect/dead/leave messages.
 
+import { isIP } from "node:net";
 import { isAddress, isCount, isNodeId, MEMBER_TABLE_LIMITS, parseGossipMessage, parseMeta, type GossipMessage, type NodeMeta } from "./gossip-message.js";
 import type { MemberState } from "./member-table.js";
 
 export const MESSAGE_LIMITS = {
   gossipPerMessage: 256,
   membersPerPushPull: MEMBER_TABLE_LIMITS.maxMembers,
+  observedIpChars: 64,
 } as const;
 
 /** One member as a push-pull carries it. */
@@ -33,7 +36,7 @@ export type MembershipMessage =
   | { t: "nack"; seq: number }
   | { t: "ping-req"; seq: number; target: string; address: string; timeoutMs?: number; gossip: GossipMessage[] }
   | { t: "gossip"; gossip: GossipMessage[] }
-  | { t: "push-pull"; id: number; reply: boolean; join: boolean; members: MemberRecord[] };
+  | { t: "push-pull"; id: number; reply: boolean; join: boolean; members: MemberRecord[]; observed?: string };
 
 /** A message before its piggybacked gossip is attached. */
 export type OutgoingMessage = DistributiveOmit<MembershipMessage, "gossip">;
@@ -73,11 +76,21 @@ export function parseMembershipMessage(input: unknown): MembershipMessage | unde
     case "push-pull": {
       if (!isCount(m.id) || typeof m.reply !== "boolean" || typeof m.join !== "boolean") return undefined;
       const members = parseMembers(m.members);
-      return members === undefined ? undefined : { t: "push-pull", id: m.id, reply: m.reply, join: m.join, members };
+      if (members === undefined) return undefined;
+      const message: MembershipMessage = { t: "push-pull", id: m.id, reply: m.reply, join: m.join, members };
+      if (m.observed !== undefined) {
+        if (!isObservedIp(m.observed)) return undefined;
+        message.observed = m.observed;
+      }
+      return message;
     }
     default:
       return undefined;
   }
+}
+
+function isObservedIp(input: unknown): input is string {
+  return typeof input === "string" && input.length <= MESSAGE_LIMITS.observedIpChars && isIP(input) !== 0;
 }
 
 /** Absent means none; any malformed entry makes the whole list (and message) malformed. */

@@ -1,6 +1,10 @@
 // The membership engine's settings: memberlist's LAN defaults plus the bounds and intervals of our own.
 
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
 import { KaffixError } from "../errors.js";
+import type { Transport } from "../transport/transport.js";
+import type { NodeMeta } from "./gossip-message.js";
 import { LAN_DEFAULTS } from "./suspicion.js";
 
 export interface MembershipOptions {
@@ -75,4 +79,23 @@ export function membershipOptions(options: Partial<MembershipOptions> = {}): Rea
     throw new KaffixError("INVALID_ARGUMENT", `probeTimeoutMs (${merged.probeTimeoutMs}) must be below probeIntervalMs (${merged.probeIntervalMs})`);
   }
   return Object.freeze(merged);
+}
+
+export interface MembershipConfig {
+  transport: Transport;
+  /** Start a process with a fresh, larger incarnation (e.g. its start time) so a restart outranks its old life. */
+  self: { nodeId: string; address: string; incarnation: number; meta?: NodeMeta };
+  clock: Clock;
+  /** In [0, 1): picks probe order, relays, gossip targets. Inject a seeded one in simulations. */
+  random: () => number;
+  logger: Logger;
+  options?: Partial<MembershipOptions>;
+}
+
+/** Counters a metrics collector reads. */
+export interface MembershipStats {
+  /** Payloads that did not decode or validate: dropped. */
+  malformed: number;
+  /** Messages not sent (see PeerSender.dropped). */
+  sendDropped: number;
 }

@@ -9,12 +9,12 @@ import { KaffixError } from "../errors.js";
 import type { Link, Transport } from "../transport/transport.js";
 import { decode, encode } from "../wire/codec.js";
 import { AWARENESS_DELTA } from "./awareness.js";
-import type { GossipMessage, NodeMeta } from "./gossip-message.js";
+import type { GossipMessage } from "./gossip-message.js";
 import { GossipQueue, retransmitLimit } from "./gossip-queue.js";
 import { MemberTable, type ApplyResult, type Member, type MemberEvent } from "./member-table.js";
 import { ChangeFeed, type ChangeHandler } from "./change-feed.js";
 import { MESSAGE_LIMITS, parseMembershipMessage, recordToGossip, type MemberRecord, type MembershipMessage, type OutgoingMessage } from "./membership-messages.js";
-import { membershipOptions, type MembershipOptions } from "./membership-options.js";
+import { membershipOptions, type MembershipConfig, type MembershipOptions, type MembershipStats } from "./membership-options.js";
 import { isLive, type MembershipSnapshot } from "./membership-snapshot.js";
 import { PeerSender, type Peer } from "./peer-sender.js";
 import { ProbeLoop, shuffle, type ProbeHost } from "./probe-loop.js";
@@ -23,26 +23,11 @@ import { SuspicionTimers } from "./suspicion-timers.js";
 import { TimerSet } from "./timer-set.js";
 import { estimateRttMs, isValidCoordinate, VivaldiClient, type Coordinate } from "./vivaldi.js";
 
-export interface MembershipConfig {
-  transport: Transport;
-  /** Start a process with a fresh, larger incarnation (e.g. its start time) so a restart outranks its old life. */
-  self: { nodeId: string; address: string; incarnation: number; meta?: NodeMeta };
-  clock: Clock;
-  /** In [0, 1): picks probe order, relays, gossip targets. Inject a seeded one in simulations. */
-  random: () => number;
-  logger: Logger;
-  options?: Partial<MembershipOptions>;
-}
-
-/** Counters a metrics collector reads. */
-export interface MembershipStats {
-  /** Payloads that did not decode or validate: dropped. */
-  malformed: number;
-  /** Messages not sent (see PeerSender.dropped). */
-  sendDropped: number;
-}
-
+export type { MembershipConfig, MembershipStats } from "./membership-options.js";
 export type { ChangeHandler } from "./change-feed.js";
+
+/** Told the IP a seed saw this node's connection come from, and the seed's address. */
+export type ObservedAddressHandler = (ip: string, seed: string) => void;
 
 export class Membership {
   // Fixed after construction.
@@ -63,6 +48,7 @@ export class Membership {
 
   // Mutable state.
   readonly #coordinates = new Map<string, Coordinate>();
+  readonly #observedHandlers: ObservedAddressHandler[] = [];
   #malformed = 0;
   #started = false;
 
@@ -121,6 +107,24 @@ export class Membership {
     return this.#changes.subscribe(handler);
   }
 
+  /**
+   * Called when a join's seed says which IP it sees our connection come from, before the join links to
+   * the members it learned: a handler that moves us (`setAddress`) is in time for those links.
+   */
+  onObservedAddress(handler: ObservedAddressHandler): void {
+    this.#observedHandlers.push(handler);
+  }
+
+  /**
+   * Moves this node to `address` (host:port) under a new incarnation; the alive that says so spreads
+   * with gossip. The transport's own advertised address is the caller's to change.
+   */
+  setAddress(address: string): void {
+    if (this.#timers.stopped || address === this.#table.self().address) return;
+    this.#queue.push(this.#table.setLocalAddress(address));
+    this.#changes.publish();
+  }
+
   /** The RTT to `nodeId` our coordinates predict, once we have its coordinate. */
   estimateRttMs(nodeId: string): number | undefined {
     if (nodeId === this.nodeId) return 0;
@@ -142,7 +146,8 @@ export class Membership {
     for (const address of candidates) {
       if (this.#timers.stopped) break;
       try {
-        await this.#pushPull.exchange(address, true);
+        const observed = await this.#pushPull.exchange(address, true);
+        if (observed !== undefined) for (const handler of this.#observedHandlers) handler(observed, address);
         for (const member of this.#table.snapshot().alive()) {
           if (member.nodeId === this.nodeId || this.#sender.pendingDials >= this.options.maxPendingDials) continue;
           this.#sender.dial(member.address).catch(() => {}); // the rest are linked on first use
@@ -197,20 +202,12 @@ export class Membership {
     this.#started = true;
     this.#probes.start();
     const { gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = this.options;
-    this.#every(gossipIntervalMs, () => this.#gossipRound());
-    this.#every(pushPullIntervalMs, () => this.#pushPullRound(), () => pushPullScale(this.#table.snapshot().live().length));
-    this.#every(reconnectIntervalMs, () => this.#reconnectRound());
-  }
-
-  /** Runs `fn` every `intervalMs` × scale(), starting after a random part of the first interval. */
-  #every(intervalMs: number, fn: () => void, scale: () => number = () => 1): void {
-    const next = (delayMs: number): void => {
-      this.#timers.set(() => {
-        fn();
-        next(intervalMs * scale());
-      }, delayMs);
-    };
-    next(Math.floor(this.#random() * intervalMs));
+    // Each round first runs after a random part of its interval, so nodes do not act in lockstep.
+    const phase = (intervalMs: number) => Math.floor(this.#random() * intervalMs);
+    this.#timers.every(gossipIntervalMs, phase(gossipIntervalMs), () => this.#gossipRound());
+    const scale = () => pushPullScale(this.#table.snapshot().live().length);
+    this.#timers.every(pushPullIntervalMs, phase(pushPullIntervalMs), () => this.#pushPullRound(), scale);
+    this.#timers.every(reconnectIntervalMs, phase(reconnectIntervalMs), () => this.#reconnectRound());
   }
 
   // ── Receiving ──────────────────────────────────────────────────────────────────────────────────
@@ -235,14 +232,14 @@ export class Membership {
     }
     const from: Peer = { nodeId: link.remote.nodeId, address: link.remote.address };
     try {
-      this.#handle(from, message);
+      this.#handle(from, message, link.remoteIp);
       this.#changes.publish();
     } catch (error) {
       this.#log.error({ err: error, from: from.nodeId, type: message.t }, "membership message handling failed");
     }
   }
 
-  #handle(from: Peer, message: MembershipMessage): void {
+  #handle(from: Peer, message: MembershipMessage, remoteIp: string | undefined): void {
     if ("gossip" in message) for (const gossip of message.gossip) this.#apply(gossip);
     switch (message.t) {
       case "ping":
@@ -258,7 +255,7 @@ export class Membership {
       case "gossip":
         return;
       case "push-pull":
-        return this.#pushPull.onMessage(from, message);
+        return this.#pushPull.onMessage(from, message, remoteIp);
     }
   }
 

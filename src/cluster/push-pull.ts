@@ -22,7 +22,7 @@ export interface PushPullHost {
 
 interface Pending {
   nodeId: string;
-  done: (error?: Error) => void;
+  done: (error?: Error, observed?: string) => void;
 }
 
 export class PushPull {
@@ -34,22 +34,25 @@ export class PushPull {
     this.#host = host;
   }
 
-  /** Sends our table to `address` and merges the answer; rejects if none comes within the timeout. */
-  async exchange(address: string, join: boolean): Promise<void> {
+  /**
+   * Sends our table to `address` and merges the answer; rejects if none comes within the timeout.
+   * Resolves with the IP the peer saw our connection come from, when it said (it does to a join).
+   */
+  async exchange(address: string, join: boolean): Promise<string | undefined> {
     const host = this.#host;
     const link = await host.dial(address);
     if (host.timers.stopped) throw new KaffixError("NOT_RUNNING", "membership stopped");
     if (this.#pending.size >= MAX_PENDING) throw new KaffixError("TIMEOUT", "too many push-pulls in flight");
     const id = ++this.#nextId;
     const peer = { nodeId: link.remote.nodeId, address };
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<string | undefined>((resolve, reject) => {
       const timer = host.timers.set(() => {
         done(new KaffixError("TIMEOUT", `no push-pull answer from ${address} within ${host.timeoutMs} ms`));
       }, host.timeoutMs);
-      const done = (error?: Error): void => {
+      const done = (error?: Error, observed?: string): void => {
         host.timers.clear(timer);
         this.#pending.delete(id);
-        if (error === undefined) resolve();
+        if (error === undefined) resolve(observed);
         else reject(error);
       };
       this.#pending.set(id, { nodeId: peer.nodeId, done });
@@ -57,18 +60,21 @@ export class PushPull {
     });
   }
 
-  onMessage(from: Peer, message: Extract<MembershipMessage, { t: "push-pull" }>): void {
+  /** `remoteIp` is where the message's link comes from: a join is told it, to learn its own address. */
+  onMessage(from: Peer, message: Extract<MembershipMessage, { t: "push-pull" }>, remoteIp?: string): void {
     const host = this.#host;
     if (message.reply) {
       const pending = this.#pending.get(message.id);
       if (pending === undefined || pending.nodeId !== from.nodeId) return;
       host.merge(from, message.members);
-      pending.done();
+      pending.done(undefined, message.observed);
       return;
     }
     host.merge(from, message.members);
     // Answer with the table as merged, so it carries our refutation of anything the peer believed.
-    host.send(from, { t: "push-pull", id: message.id, reply: true, join: false, members: host.records() });
+    const reply: OutgoingMessage = { t: "push-pull", id: message.id, reply: true, join: false, members: host.records() };
+    if (message.join && remoteIp !== undefined) reply.observed = remoteIp;
+    host.send(from, reply);
   }
 
   stop(): void {

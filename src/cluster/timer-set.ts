@@ -37,6 +37,17 @@ export class TimerSet {
     return handle;
   }
 
+  /** Runs `fn` every `intervalMs` × scale(), the first time after `firstDelayMs`, until stopped. */
+  every(intervalMs: number, firstDelayMs: number, fn: () => void, scale: () => number = () => 1): void {
+    const next = (delayMs: number): void => {
+      this.set(() => {
+        fn();
+        next(intervalMs * scale());
+      }, delayMs);
+    };
+    next(firstDelayMs);
+  }
+
   clear(handle: TimerHandle | undefined): void {
     if (handle === undefined || !this.#handles.delete(handle)) return;
     this.#clock.clearTimeout(handle);

@@ -39,6 +39,7 @@ export class FramedLink implements Link {
   readonly remote: Hello;
   readonly #events: LinkEvents;
   readonly outbound: boolean;
+  readonly remoteIp: string | undefined;
   readonly #socket: Duplex;
   readonly #limits: TransportLimits;
   readonly #clock: Clock;
@@ -74,6 +75,8 @@ export class FramedLink implements Link {
     this.remote = options.remote;
     this.#events = new LinkEvents(options.remote.nodeId);
     this.outbound = options.outbound;
+    // Read now: a socket forgets its peer once it is destroyed.
+    this.remoteIp = remoteIpOf(socket);
     this.#socket = socket;
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#clock = options.clock ?? systemClock;
@@ -340,4 +343,11 @@ export function closeGracefully(socket: Duplex, graceMs: number): void {
 /** A peer's reason text, cut to a length fit for a log line. */
 function reasonText(payload: Buffer): string {
   return payload.subarray(0, MAX_REASON_BYTES).toString("utf8");
+}
+
+/** A net.Socket's peer IP, an IPv4-mapped IPv6 one (from a dual-stack listener) as plain IPv4; undefined for other streams. */
+function remoteIpOf(socket: Duplex): string | undefined {
+  const ip = (socket as { remoteAddress?: unknown }).remoteAddress;
+  if (typeof ip !== "string" || ip === "") return undefined;
+  return ip.toLowerCase().startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
 }

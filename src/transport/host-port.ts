@@ -16,7 +16,7 @@ export function parseAddress(address: string): { host: string; port: number } {
 /**
  * The address peers should dial for a listener on `host`. A wildcard host (0.0.0.0, ::) becomes this
  * machine's first external address of that family, so that other machines can use it; loopback when
- * there is none. (Membership will learn the address peers actually see and prefer it.)
+ * there is none. (ClusterNode replaces it with the address its seed sees, once it joins.)
  */
 export function formatAddress(
   host: string,

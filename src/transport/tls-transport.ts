@@ -116,6 +116,16 @@ export class TlsTransport implements Transport {
     return structuredClone(this.#hello);
   }
 
+  /**
+   * Changes the address this node's hello advertises, for links made from now on; existing links keep
+   * the hello they exchanged.
+   */
+  setAddress(address: string): void {
+    parseAddress(address); // throws INVALID_ARGUMENT on anything but host:port
+    this.#hello.address = address;
+    this.#helloFrame = undefined;
+  }
+
   get links(): ReadonlyMap<string, Link> {
     return this.#links;
   }

@@ -31,6 +31,8 @@ export interface Link {
   readonly remote: Hello;
   /** True on the side that dialed. */
   readonly outbound: boolean;
+  /** The IP this link's connection comes from, as this side sees it; undefined when there is none (in-process). */
+  readonly remoteIp?: string;
   readonly closed: boolean;
   /**
    * Queues a payload for the peer; payloads queued within one tick leave in one write. Returns false

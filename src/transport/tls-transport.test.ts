@@ -3,12 +3,11 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { connect as netConnect, createServer, type Socket } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { pino } from "pino";
 import { KaffixError } from "../errors.js";
 import { ManualClock } from "../testing/manual-clock.js";
 import { encodeFrame, FrameReader, FrameType } from "../wire/frame.js";
-import { connectWithRetry } from "./connect-with-retry.js";
 import { PROTOCOL_VERSION } from "./hello.js";
 import { derivePsk, keyIdOf, pskIdentity, type Psk } from "./psk.js";
 import { TlsTransport, type TlsTransportOptions } from "./tls-transport.js";
@@ -373,28 +372,6 @@ test("bad connections are logged at most once per reason per interval, with a co
   await sendGarbage();
   await eventually(() => rejections().length === 2, "a logs again after the interval");
   assert.match(rejections()[1]!, /"suppressed":19/);
-});
-
-test("connectWithRetry keeps dialing until the peer listens", { timeout: 5000 }, async (t) => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-
-  const b = await startNode(t, "b");
-  let failures = 0;
-  const linked = connectWithRetry(b.transport, `127.0.0.1:${port}`, { initialDelayMs: 20, onRetry: () => failures++ });
-  await eventually(() => failures >= 2, "two dials failed");
-  await startNode(t, "a", { port });
-  const link = await linked;
-  assert.equal(link.remote.nodeId, "a");
-});
-
-test("connectWithRetry stops when the transport closes", { timeout: 5000 }, async (t) => {
-  const b = await startNode(t, "b");
-  const linked = connectWithRetry(b.transport, "127.0.0.1:1", { initialDelayMs: 10 });
-  await b.transport.close();
-  await assert.rejects(linked, (e: unknown) => e instanceof KaffixError && e.code === "NOT_RUNNING");
 });
 
 test("key derivation is deterministic, differs per token, and the identity never contains the token", { timeout: 5000 }, async () => {

@@ -55,6 +55,25 @@ describe("Membership", () => {
     sim.stopAll();
   });
 
+  it("two hundred nodes converge, and a crash among them is known to all within the promised bound", { timeout: 60_000 }, async () => {
+    const sim = new Simulation({ seed: 7 });
+    const names = ids(200);
+    await startCluster(sim, names, (i) => [names[Math.floor(sim.random() * i)]!]);
+    assert.notEqual(await sim.until(() => sim.agree(names), 120_000, 500), undefined, "the two hundred nodes never agreed");
+    const o = DEFAULT_MEMBERSHIP_OPTIONS;
+    const n = names.length;
+    const boundMs =
+      2 * (n - 1) * o.probeIntervalMs +
+      suspicionTimeoutsMs(n, o.probeIntervalMs, o.suspicionMult, o.suspicionMaxTimeoutMult).maxMs +
+      retransmitLimit(o.retransmitMult, n) * o.gossipIntervalMs;
+    const crashed = names[57]!;
+    sim.kill(crashed);
+    const survivors = names.filter((id) => id !== crashed);
+    assert.notEqual(await sim.until(() => sim.agree(survivors), boundMs, 250), undefined, `not all saw ${crashed} dead within ${boundMs} ms`);
+    assert.deepEqual(sim.changes.filter((c) => c.kind === "died" && c.nodeId !== crashed), []);
+    sim.stopAll();
+  });
+
   it("a node that just joined is probed within about one probe interval, not after a whole pass", async () => {
     const sim = new Simulation({ seed: 11 });
     const names = ids(40);

@@ -179,6 +179,7 @@ export class App {
         advertise: config.advertise,
         peers: config.peers,
         maxFrameBytes: config.maxFrameBytes,
+        membership: config.membership,
         logger,
         clock: options.clock ?? systemClock,
         random: options.random ?? Math.random,

@@ -3,6 +3,7 @@
 export { App } from "./app.js";
 export type { AppOptions, AppState, ClusterView, NodeStatus, ServiceStatus, StopOptions } from "./app.js";
 export type { MemberView, PeerLink } from "./cluster/cluster-node.js";
+export type { MembershipOptions } from "./cluster/membership-options.js";
 export { Service, serviceIdOf } from "./core/service.js";
 export type { MessageOf, MessageSchema, ReplyOf, ServiceClass, ServiceOptions } from "./core/service.js";
 export type { Context, PublishOptions, RequestOptions } from "./core/context.js";

@@ -111,6 +111,14 @@ test("each node's load summary spreads through gossip: running services, arrival
   assert.ok(view.eventLoopLagMs !== undefined);
 });
 
+test("membership settings are configurable at start and checked", async () => {
+  await assert.rejects(node({ membership: { bogus: 1 } as never }), /unknown membership option "bogus"/);
+  await assert.rejects(node({ membership: { probeIntervalMs: 100, probeTimeoutMs: 200 } }), /probeTimeoutMs/);
+  const a = await node({ membership: { probeIntervalMs: 200, probeTimeoutMs: 100 } });
+  const b = await node({ peers: [`127.0.0.1:${a.port}`], membership: { probeIntervalMs: 200, probeTimeoutMs: 100 } });
+  await eventually(() => b.cluster().members.filter((m) => m.state === "alive").length === 2, "b joined");
+});
+
 test("a peer given by host name is resolved through DNS", async () => {
   const a = await node();
   const b = await node({ peers: [`localhost:${a.port}`] });

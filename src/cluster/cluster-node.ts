@@ -6,6 +6,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
 import { Membership } from "./membership.js";
+import type { MembershipOptions } from "./membership-options.js";
 import type { Member } from "./member-table.js";
 import { MAX_GOSSIPED_SERVICES, readNodeState, type NodeState, type ServiceLoad } from "./node-state.js";
 import { mismatchedServices, PROTOCOL_VERSION } from "../transport/hello.js";
@@ -28,6 +29,8 @@ export interface ClusterNodeOptions {
   load: () => Iterable<{ id: string; queued: number; received: number; serviceTimeMs: number }>;
   /** How often the load summary is refreshed and gossiped. Default 5000. */
   stateRefreshMs?: number;
+  /** Membership protocol settings; memberlist's LAN defaults when left out. */
+  membership?: Partial<MembershipOptions>;
   tokens: readonly string[];
   host: string;
   port: number;
@@ -98,6 +101,7 @@ export class ClusterNode {
       clock: options.clock,
       random: options.random,
       logger: options.logger.child({ layer: "membership" }),
+      options: options.membership ?? {},
     });
     // Bound to a wildcard and told nothing: the address a seed sees us come from beats a guessed interface.
     if (options.advertise === undefined && WILDCARD_HOSTS.has(options.host)) {

@@ -68,6 +68,11 @@ export const DEFAULT_MEMBERSHIP_OPTIONS: Readonly<MembershipOptions> = Object.fr
 
 /** The defaults overridden by `options`; throws INVALID_ARGUMENT for anything out of range. */
 export function membershipOptions(options: Partial<MembershipOptions> = {}): Readonly<MembershipOptions> {
+  for (const name of Object.keys(options)) {
+    if (!(name in DEFAULT_MEMBERSHIP_OPTIONS)) {
+      throw new KaffixError("INVALID_ARGUMENT", `unknown membership option "${name}"; known: ${Object.keys(DEFAULT_MEMBERSHIP_OPTIONS).join(", ")}`);
+    }
+  }
   const merged = { ...DEFAULT_MEMBERSHIP_OPTIONS, ...options };
   for (const [name, value] of Object.entries(merged)) {
     const positive = name !== "indirectProbes";

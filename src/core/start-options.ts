@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
 import type { Clock } from "../clock.js";
+import { membershipOptions, type MembershipOptions } from "../cluster/membership-options.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -48,6 +49,11 @@ export interface StartOptions {
   deadLetterLimit?: number;
   /** Largest payload one frame between nodes may carry, in bytes. Default 4 MiB. */
   maxFrameBytes?: number;
+  /**
+   * Membership protocol settings (probe interval and timeout, indirect probes, suspicion multipliers,
+   * gossip fanout and interval, push-pull interval, …). Default: memberlist's LAN settings.
+   */
+  membership?: Partial<MembershipOptions>;
   /** Injected time, for tests. */
   clock?: Clock;
   /** Injected randomness in [0, 1), for tests. */
@@ -68,6 +74,7 @@ export interface ResolvedStartOptions {
   logLevel: LogLevel;
   deadLetterLimit: number;
   maxFrameBytes: number;
+  membership: Readonly<MembershipOptions>;
 }
 
 export const DEFAULT_PORT = 12345;
@@ -145,7 +152,7 @@ export function resolveStartOptions(
   if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0 || weight > 1000) {
     invalid(`weight must be a number above 0 and at most 1000, got ${JSON.stringify(weight)}`, "weight");
   }
-  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, weight, services, http, logLevel, deadLetterLimit, maxFrameBytes };
+  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, weight, services, http, logLevel, deadLetterLimit, maxFrameBytes, membership: membershipOptions(options.membership ?? {}) };
 }
 
 /** Rough entropy of a token in bits, from its length and the character classes it uses. */

@@ -21,6 +21,16 @@ async function startCluster(sim: Simulation, names: readonly string[], seedOf: (
   }
 }
 
+/** n nodes joined through the first, agreed on each other, then left to run `settleMs` more. */
+async function convergedCluster(seed: number, n: number, settleMs: number): Promise<{ sim: Simulation; names: string[] }> {
+  const sim = new Simulation({ seed });
+  const names = ids(n);
+  await startCluster(sim, names, () => [names[0]!]);
+  assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined, `${n} nodes never agreed`);
+  await sim.run(settleMs);
+  return { sim, names };
+}
+
 describe("Membership", () => {
   it("five nodes joining through one seed all converge to the same five alive members", async () => {
     const sim = new Simulation({ seed: 1 });
@@ -93,11 +103,7 @@ describe("Membership", () => {
   });
 
   it("probing a dead node through relays that answer with nacks in time leaves the prober's health score alone", async () => {
-    const sim = new Simulation({ seed: 5 });
-    const names = ids(5);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
-    await sim.run(5000);
+    const { sim, names } = await convergedCluster(5, 5, 5000);
     sim.kill(names[2]!);
     const survivors = names.filter((id) => id !== names[2]);
     let worst = 0;
@@ -112,11 +118,7 @@ describe("Membership", () => {
   });
 
   it("a crashed node is declared dead by every other node within the bound the protocol promises", async () => {
-    const sim = new Simulation({ seed: 3 });
-    const names = ids(5);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
-    await sim.run(5000);
+    const { sim, names } = await convergedCluster(3, 5, 5000);
 
     const o = DEFAULT_MEMBERSHIP_OPTIONS;
     const n = names.length;
@@ -143,11 +145,7 @@ describe("Membership", () => {
   });
 
   it("a node that leaves gracefully is seen as left at once by every peer, with no suspicion", async () => {
-    const sim = new Simulation({ seed: 6 });
-    const names = ids(5);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
-    await sim.run(3000);
+    const { sim, names } = await convergedCluster(6, 5, 3000);
 
     const leaver = sim.nodes.get(names[3]!)!;
     const leftAt = sim.clock.now();
@@ -184,11 +182,7 @@ describe("Membership", () => {
   });
 
   it("a node that stops processing for a few seconds is suspected, refutes, and is never declared dead", async () => {
-    const sim = new Simulation({ seed: 5 });
-    const names = ids(5);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
-    await sim.run(3000);
+    const { sim, names } = await convergedCluster(5, 5, 3000);
 
     const frozen = sim.nodes.get(names[1]!)!;
     const frozenAt = sim.clock.now();

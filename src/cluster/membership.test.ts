@@ -27,7 +27,7 @@ async function convergedCluster(seed: number, n: number, settleMs: number): Prom
   const names = ids(n);
   await startCluster(sim, names, () => [names[0]!]);
   assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined, `${n} nodes never agreed`);
-  await sim.run(settleMs);
+  if (settleMs > 0) await sim.run(settleMs);
   return { sim, names };
 }
 
@@ -166,10 +166,7 @@ describe("Membership", () => {
   });
 
   it("with 10 % of control payloads lost, no live node is declared dead over five minutes", async () => {
-    const sim = new Simulation({ seed: 4 });
-    const names = ids(10);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
+    const { sim, names } = await convergedCluster(4, 10, 0);
     sim.network.setLoss(0.1, { lanes: ["control"] });
     const lossFrom = sim.clock.now();
     await sim.run(5 * 60_000, 200);
@@ -204,10 +201,7 @@ describe("Membership", () => {
   });
 
   it("a restarted node (same address, new incarnation) rejoins and everyone sees it alive", async () => {
-    const sim = new Simulation({ seed: 7 });
-    const names = ids(5);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
+    const { sim, names } = await convergedCluster(7, 5, 0);
     const restarted = names[4]!;
     sim.kill(restarted);
     const survivors = names.filter((id) => id !== restarted);
@@ -223,10 +217,7 @@ describe("Membership", () => {
   });
 
   it("a partition into two halves, each declaring the other dead, heals into one cluster", async () => {
-    const sim = new Simulation({ seed: 8 });
-    const names = ids(6);
-    await startCluster(sim, names, () => [names[0]!]);
-    assert.notEqual(await sim.until(() => sim.agree(names), 30_000), undefined);
+    const { sim, names } = await convergedCluster(8, 6, 0);
     const left = names.slice(0, 3);
     const right = names.slice(3);
     const cut = (fn: (a: string, b: string) => void): void => {

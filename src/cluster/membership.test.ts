@@ -240,7 +240,7 @@ describe("Membership", () => {
     sim.stopAll();
   });
 
-  it("drops and counts malformed control payloads without disturbing the node", async () => {
+  it("drops and counts malformed control payloads without disturbing the node, and hands on what is not its own", async () => {
     const sim = new Simulation({ seed: 9 });
     const names = ids(2);
     await startCluster(sim, names, () => [names[0]!]);
@@ -248,11 +248,16 @@ describe("Membership", () => {
     const [a, b] = names.map((id) => sim.nodes.get(id)!);
     const link = a!.transport.links.get(b!.id)!;
     const { encode } = await import("../wire/codec.js");
-    for (const bad of [new Uint8Array([0xc1]), encode({ t: "ping", seq: -1, target: b!.id }), encode({ t: "gossip", gossip: [{ type: "alive" }] }), encode([1, 2])]) {
+    const handedOn: string[] = [];
+    b!.membership.onPayload((_link, lane, payload) => handedOn.push(`${lane}:${payload[0]}`));
+    link.send("control", new Uint8Array([0xc1, 1])); // the delivery protocol's mark: not membership's to judge
+    link.send("data", new Uint8Array([7]));
+    for (const bad of [new Uint8Array([0xd9]), encode({ t: "ping", seq: -1, target: b!.id }), encode({ t: "gossip", gossip: [{ type: "alive" }] }), encode([1, 2])]) {
       link.send("control", bad);
     }
     await sim.run(5000);
     assert.equal(b!.membership.stats.malformed, 4);
+    assert.deepEqual(handedOn, ["control:193", "data:7"]);
     assert.ok(sim.agree(names));
     sim.stopAll();
   });

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import { KaffixError } from "../errors.js";
-import type { Link, Transport } from "../transport/transport.js";
+import type { Lane, Link, Transport } from "../transport/transport.js";
 import { decode, encode } from "../wire/codec.js";
 import { AWARENESS_DELTA } from "./awareness.js";
 import type { GossipMessage } from "./gossip-message.js";
@@ -26,8 +26,14 @@ import { estimateRttMs, isValidCoordinate, VivaldiClient, type Coordinate } from
 export type { MembershipConfig, MembershipStats } from "./membership-options.js";
 export type { ChangeHandler } from "./change-feed.js";
 
+/** Receives the link payloads that are not membership's (see {@link Membership.onPayload}). */
+export type PayloadHandler = (link: Link, lane: Lane, payload: Uint8Array) => void;
+
 /** Told the IP a seed saw this node's connection come from, and the seed's address. */
 export type ObservedAddressHandler = (ip: string, seed: string) => void;
+
+/** First byte of control payloads that belong to someone else (see onPayload). */
+const OTHER_CONTROL_MARK = 0xc1;
 
 export class Membership {
   // Fixed after construction.
@@ -51,6 +57,7 @@ export class Membership {
   readonly #observedHandlers: ObservedAddressHandler[] = [];
   #malformed = 0;
   #started = false;
+  #payloads: PayloadHandler | undefined;
 
   constructor(config: MembershipConfig) {
     this.options = membershipOptions(config.options);
@@ -113,6 +120,15 @@ export class Membership {
    */
   onObservedAddress(handler: ObservedAddressHandler): void {
     this.#observedHandlers.push(handler);
+  }
+
+  /**
+   * Hands on what arrives on the node's links but is not membership's: every data-lane payload, and
+   * control-lane payloads whose first byte is 0xc1 (no MessagePack value starts with it; membership's
+   * own payloads are MessagePack maps). Without a handler they are dropped.
+   */
+  onPayload(handler: PayloadHandler): void {
+    this.#payloads = handler;
   }
 
   /**
@@ -214,7 +230,8 @@ export class Membership {
 
   #adopt(link: Link): void {
     link.onMessage((lane, payload) => {
-      if (lane === "control") this.#receive(link, payload);
+      if (lane === "control" && payload[0] !== OTHER_CONTROL_MARK) this.#receive(link, payload);
+      else this.#payloads?.(link, lane, payload);
     });
   }
 

@@ -15,6 +15,7 @@ import type { MessageOf, ReplyOf, ServiceClass, ServiceOptions } from "./core/se
 import { estimateTokenBits, resolveStartOptions, type ResolvedStartOptions, type StartOptions } from "./core/start-options.js";
 import { KaffixError } from "./errors.js";
 import { ClusterNode, type MemberView, type PeerLink } from "./cluster/cluster-node.js";
+import { Messaging } from "./messaging/messaging.js";
 
 export interface AppOptions {
   /** Shown in logs and in the `Running <name> on port <port>` line; nodes of one cluster share it. */
@@ -79,6 +80,7 @@ export class App {
   #runtime: NodeRuntime | undefined;
   #metrics: NodeMetrics | undefined;
   #links: ClusterNode | undefined;
+  #messaging: Messaging | undefined;
   #admin: AdminServer | undefined;
   #startedAt: string | undefined;
   #starting: Promise<void> | undefined;
@@ -184,6 +186,18 @@ export class App {
         clock: options.clock ?? systemClock,
         random: options.random ?? Math.random,
       });
+      const messaging = new Messaging({
+        runtime,
+        transport: this.#links.transport,
+        membership: this.#links.membership,
+        contracts: this.#registry.catalog(),
+        weight: config.weight,
+        clock: options.clock ?? systemClock,
+        random: options.random ?? Math.random,
+        logger: logger.child({ layer: "messaging" }),
+      });
+      this.#messaging = messaging;
+      runtime.attach(messaging);
       await runtime.activateAll(config.services ?? this.#registry.ids);
       // Running before the admin endpoint opens, so its first /health already says "ok".
       this.#state = "running";
@@ -233,13 +247,22 @@ export class App {
     const runtime = this.#runtime!;
     this.#logger?.info("stopping: draining queued and in-flight messages");
     // The admin endpoint stays up while draining: /health answers "stopping" and publishes get STOPPING.
-    await runtime.deactivateAll(runtime.clock.now() + timeoutMs);
+    // Peers' new messages are refused (they reroute them); what this node sent elsewhere must finish
+    // before it leaves, so that no message is left with a single holder.
+    const deadline = runtime.clock.now() + timeoutMs;
+    this.#messaging?.refuseNew();
+    await runtime.deactivateAll(deadline);
+    if (this.#messaging !== undefined && !(await this.#messaging.drained(deadline))) {
+      this.#logger?.warn(this.#messaging.stats, "stop deadline passed with messages still held for peers; they leave with this node");
+    }
     await this.#release();
     this.#state = "stopped";
     this.#logger?.info("node stopped");
   }
 
   async #release(): Promise<void> {
+    this.#messaging?.stop();
+    this.#messaging = undefined;
     await this.#admin?.close();
     this.#admin = undefined;
     await this.#links?.close();

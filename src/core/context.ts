@@ -9,11 +9,18 @@ export interface PublishOptions {
    * default is what is left of the current request's deadline; elsewhere 10 000.
    */
   timeoutMs?: number;
+  /**
+   * Affinity key: messages with the same key go to the same node while membership is stable (hot
+   * keys spill over to the next node rather than overload one). Overrides the service's `key` option.
+   */
+  key?: string | number;
 }
 
 export interface RequestOptions {
   /** How long to wait for the reply. Nested requests never outlive the request that made them. Default 10 000. */
   timeoutMs?: number;
+  /** Affinity key, as for publish. */
+  key?: string | number;
 }
 
 export interface Context {

@@ -15,12 +15,23 @@ export interface DeliveryHost {
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent: Delivery): Promise<unknown>;
 }
 
+/**
+ * Told when a message is safe: its handler finished (or it failed for good) and every message the
+ * handler published is safe in turn — processed here, or held by the node it was sent to.
+ */
+export interface CustodyOwner {
+  childSafe(child: Delivery): void;
+}
+
+/** The owner of nested requests' custody: the caller is waiting for the reply, so nothing else needs telling. */
+export const REPLY_ONLY: CustodyOwner = { childSafe() {} };
+
 type Resolve = (value: unknown) => void;
 type Reject = (error: KaffixError) => void;
 
 const noop = () => {};
 
-export class Delivery implements Context {
+export class Delivery implements Context, CustodyOwner {
   // Fixed at construction.
   readonly service: string;
   readonly message: unknown;
@@ -34,6 +45,16 @@ export class Delivery implements Context {
   /** True once a request's caller has its answer (reply, error or timeout): later outcomes are dropped. */
   settled = false;
   #pending: Promise<void>[] | undefined;
+  /**
+   * Custody: who must hear when this message is safe. Undefined for a message nobody else holds (the
+   * single-node fast path): its outcome is reported at once.
+   */
+  owner: CustodyOwner | undefined;
+  /** Messages published by this one's handler that are not safe yet. */
+  unsafe = 0;
+  /** 0 while the handler has not finished; 1 succeeded, 2 failed for good: the outcome waits for `unsafe` to reach 0. */
+  #outcome: 0 | 1 | 2 = 0;
+  #outcomeValue: unknown;
   /** Set for requests only: where the reply goes. */
   #resolve: Resolve | undefined;
   #reject: Reject | undefined;
@@ -80,6 +101,39 @@ export class Delivery implements Context {
     const pending = this.#pending;
     this.#pending = undefined;
     return pending;
+  }
+
+  /** A child published by this message's handler is now tracked; it reports back through childSafe. */
+  childStarted(): void {
+    this.unsafe++;
+  }
+
+  childSafe(): void {
+    if (--this.unsafe === 0 && this.#outcome !== 0) this.#complete();
+  }
+
+  /** The handler succeeded: the reply (if any) and the owner's news wait until every child is safe. */
+  finish(value: unknown): void {
+    if (this.owner === undefined) return this.resolve(value);
+    if (this.#outcome !== 0) return;
+    this.#outcome = 1;
+    this.#outcomeValue = value;
+    if (this.unsafe === 0) this.#complete();
+  }
+
+  /** The message failed for good (dead-lettered, or a request's error): it is done all the same. */
+  fail(error: KaffixError): void {
+    if (this.owner === undefined) return this.reject(error);
+    if (this.#outcome !== 0) return;
+    this.#outcome = 2;
+    this.#outcomeValue = error;
+    if (this.unsafe === 0) this.#complete();
+  }
+
+  #complete(): void {
+    if (this.#outcome === 1) this.resolve(this.#outcomeValue);
+    else this.reject(this.#outcomeValue as KaffixError);
+    this.owner!.childSafe(this);
   }
 
   resolve(value: unknown): void {

@@ -241,7 +241,7 @@ export class Mailbox {
       this.#host.observeDuration(this.id, ms / 1000);
     }
     this.processed++;
-    delivery.resolve(value);
+    delivery.finish(value);
     this.#release();
   }
 
@@ -253,7 +253,7 @@ export class Mailbox {
       // The caller is waiting and owns the decision to retry. It gets the wire form, exactly what a
       // caller on another node would get: no stack, no cause.
       this.failed++;
-      delivery.reject(KaffixError.fromWire(error.toWire()));
+      delivery.fail(KaffixError.fromWire(error.toWire()));
       this.#release();
       return;
     }
@@ -267,6 +267,7 @@ export class Mailbox {
       return;
     }
     this.deadLetter(delivery.message, error, delivery.attempt);
+    delivery.fail(error);
     this.#release();
   }
 

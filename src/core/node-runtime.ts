@@ -6,11 +6,12 @@ import { LocalRouter } from "../routing/local-router.js";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
-import { ACCEPTED, Delivery, type DeliveryHost } from "./delivery.js";
+import type { ClusterSide, Route } from "./cluster-side.js";
+import { ACCEPTED, Delivery, REPLY_ONLY, type CustodyOwner, type DeliveryHost } from "./delivery.js";
 import { DrainScheduler } from "./drain-scheduler.js";
 import { Mailbox, type MailboxHost } from "./mailbox.js";
 import { RequestDeadlines } from "./request-deadlines.js";
-import type { ServiceRegistry } from "./service-registry.js";
+import type { Registration, ServiceRegistry } from "./service-registry.js";
 import type { ServiceClass } from "./service.js";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -52,6 +53,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   // Mutable state.
   readonly #mailboxes = new Map<string, Mailbox>();
   #idleWaiters: (() => void)[] = [];
+  #cluster: ClusterSide | undefined;
   /** Set once the services are stopped: late publishes fail with STOPPING, not SERVICE_UNAVAILABLE. */
   #stopped = false;
 
@@ -164,39 +166,97 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     }
   }
 
+  /** Connects the runtime to the rest of the cluster: from now on a message may go to another node. */
+  attach(cluster: ClusterSide): void {
+    this.#cluster = cluster;
+  }
+
+  /** The local mailbox of `serviceId`, when the service is active here and accepting messages. */
+  localMailbox(serviceId: string): Mailbox | undefined {
+    return this.#router.pick(serviceId);
+  }
+
+  /** The registration of a service id, or undefined for an id this app does not have. */
+  registration(serviceId: string): Registration | undefined {
+    return this.#registry.byId(serviceId);
+  }
+
   publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent?: Delivery): Promise<void> {
     const timeoutMs = timeoutOf(options);
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
-    const mailbox = this.#route(target);
-    if (!(mailbox instanceof Mailbox)) return Promise.reject(mailbox);
-    if (parent === undefined && mailbox.schema !== undefined) {
-      const checked = this.#validate(mailbox, message);
+    const registration = this.#registrationOf(target);
+    if (registration instanceof KaffixError) return Promise.reject(registration);
+    if (parent === undefined && registration.options.schema !== undefined) {
+      const checked = this.#validate(registration, message);
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;
     }
     let waitMs = timeoutMs;
     if (parent !== undefined && parent.deadline !== Infinity) waitMs = Math.min(waitMs, parent.deadline - this.clock.now());
-    return mailbox.offer(new Delivery(this, mailbox.id, mailbox.log, message, Infinity), waitMs);
+    const key = this.#cluster === undefined ? undefined : keyOf(options, registration, message);
+    if (key instanceof KaffixError) return Promise.reject(key);
+    const route = this.#route(registration, key);
+    if (route instanceof KaffixError) return Promise.reject(route);
+    // A parent that someone holds custody of must hear when each of its children is safe.
+    const custodian = parent?.owner === undefined ? undefined : parent;
+    if (!(route instanceof Mailbox)) {
+      custodian?.childStarted();
+      return route.publish(registration.id, message, custodian, waitMs, key);
+    }
+    const delivery = new Delivery(this, route.id, route.log, message, Infinity);
+    let copied: Promise<void> | undefined;
+    if (custodian !== undefined) {
+      custodian.childStarted();
+      delivery.owner = custodian;
+    } else if (parent === undefined && this.#cluster !== undefined) {
+      copied = this.#cluster.copy(delivery); // before the offer: the handler may start on the next microtask
+    }
+    const accepted = route.offer(delivery, waitMs);
+    if (delivery.owner !== undefined && accepted !== ACCEPTED) {
+      // Refused: the message never ran here, so whoever counted it must stop waiting for it.
+      accepted.catch(() => delivery.owner!.childSafe(delivery));
+    }
+    if (copied === undefined) return accepted;
+    return accepted === ACCEPTED ? copied : Promise.all([accepted, copied]).then(noop);
   }
 
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent?: Delivery): Promise<unknown> {
     const timeoutMs = timeoutOf(options);
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
-    const mailbox = this.#route(target);
-    if (!(mailbox instanceof Mailbox)) return Promise.reject(mailbox);
-    if (parent === undefined && mailbox.schema !== undefined) {
-      const checked = this.#validate(mailbox, message);
+    const registration = this.#registrationOf(target);
+    if (registration instanceof KaffixError) return Promise.reject(registration);
+    if (parent === undefined && registration.options.schema !== undefined) {
+      const checked = this.#validate(registration, message);
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;
     }
     const now = this.clock.now();
     const deadline = Math.min(now + timeoutMs, parent === undefined ? Infinity : parent.deadline);
-    const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
+    const key = this.#cluster === undefined ? undefined : keyOf(options, registration, message);
+    if (key instanceof KaffixError) return Promise.reject(key);
+    const route = this.#route(registration, key);
+    if (route instanceof KaffixError) return Promise.reject(route);
+    if (!(route instanceof Mailbox)) return route.request(registration.id, message, deadline, key);
+    const delivery = new Delivery(this, route.id, route.log, message, deadline);
+    // In a held chain, the reply waits until what the handler published is safe (the caller holds nothing).
+    if (parent?.owner !== undefined) delivery.owner = REPLY_ONLY;
     const reply = new Promise((resolve, reject) => delivery.expectReply(resolve, reject));
     this.#deadlines.track(delivery);
-    const accepted = mailbox.offer(delivery, deadline - now);
+    const accepted = route.offer(delivery, deadline - now);
     if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
     return reply;
+  }
+
+  /**
+   * Offers a message that arrived from another node (or is re-injected) to the local mailbox of
+   * `serviceId`, under the custody of `owner`; undefined when the service is not active here.
+   */
+  accept(serviceId: string, message: unknown, deadline: number, owner: CustodyOwner, waitMs: number): { delivery: Delivery; accepted: Promise<void> } | undefined {
+    const mailbox = this.#router.pick(serviceId);
+    if (mailbox === undefined) return undefined;
+    const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
+    delivery.owner = owner;
+    return { delivery, accepted: mailbox.offer(delivery, waitMs) };
   }
 
   /** Resolves once every active service has nothing queued and nothing in flight. */
@@ -217,17 +277,20 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     return true;
   }
 
-  /** The mailbox a message for `target` goes to, or the error that says why there is none. */
-  #route(target: ServiceClass | string): Mailbox | KaffixError {
+  #registrationOf(target: ServiceClass | string): Registration | KaffixError {
     const registration = typeof target === "string" ? this.#registry.byId(target) : this.#registry.byClass(target);
-    if (registration === undefined) {
-      const name = typeof target === "string" ? target : (target as { name?: string })?.name;
-      return new KaffixError("UNKNOWN_SERVICE", `service "${String(name)}" was not added to this app (use addService)`, {
-        data: { service: name },
-      });
-    }
-    const mailbox = this.#router.pick(registration.id);
-    if (mailbox !== undefined) return mailbox;
+    if (registration !== undefined) return registration;
+    const name = typeof target === "string" ? target : (target as { name?: string })?.name;
+    return new KaffixError("UNKNOWN_SERVICE", `service "${String(name)}" was not added to this app (use addService)`, {
+      data: { service: name },
+    });
+  }
+
+  /** Where a message for the service goes, or the error that says why nowhere. */
+  #route(registration: Registration, key: string | undefined): Route | KaffixError {
+    const local = this.#router.pick(registration.id);
+    const route = this.#cluster === undefined ? local : this.#cluster.route(registration.id, local, key);
+    if (route !== undefined) return route;
     if (this.#stopped) return new KaffixError("STOPPING", `the node is stopping; "${registration.id}" takes no new messages`);
     return new KaffixError("SERVICE_UNAVAILABLE", `no running node serves "${registration.id}"`, {
       data: { service: registration.id },
@@ -235,16 +298,39 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   /** Applies the service's schema; a failure is dead-lettered and returned as VALIDATION_FAILED. */
-  #validate(mailbox: Mailbox, message: unknown): unknown {
+  #validate(registration: Registration, message: unknown): unknown {
     try {
-      return mailbox.schema!.parse(message);
+      return registration.options.schema!.parse(message);
     } catch (thrown) {
       const reason = thrown instanceof Error ? thrown.message : String(thrown);
-      const error = new KaffixError("VALIDATION_FAILED", `message for "${mailbox.id}" failed its schema: ${reason}`, {
-        data: { service: mailbox.id },
-      });
-      mailbox.deadLetter(message, error, 0);
+      const id = registration.id;
+      const error = new KaffixError("VALIDATION_FAILED", `message for "${id}" failed its schema: ${reason}`, { data: { service: id } });
+      const mailbox = this.#mailboxes.get(id);
+      if (mailbox !== undefined) mailbox.deadLetter(message, error, 0);
+      else {
+        this.deadLetters.add({ service: id, message, error: error.toWire(), attempts: 0, at: new Date(this.clock.now()).toISOString() });
+        this.logger.warn({ service: id, error: error.message, code: error.code }, "message dead-lettered");
+      }
       return error;
     }
   }
+}
+
+const noop = () => {};
+
+/** The affinity key of a message: the publish option first, then the service's `key` function. */
+function keyOf(options: { key?: string | number } | undefined, registration: Registration, message: unknown): string | undefined | KaffixError {
+  let key: unknown = options?.key;
+  if (key === undefined && registration.options.key !== undefined) {
+    try {
+      key = registration.options.key(message);
+    } catch (thrown) {
+      const reason = thrown instanceof Error ? thrown.message : String(thrown);
+      return new KaffixError("INVALID_ARGUMENT", `the key function of "${registration.id}" threw: ${reason}`, { data: { service: registration.id } });
+    }
+  }
+  if (key === undefined) return undefined;
+  if (typeof key === "string") return key;
+  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  return new KaffixError("INVALID_ARGUMENT", `an affinity key must be a string or a finite number, got ${typeof key}`, { data: { field: "key" } });
 }

@@ -103,8 +103,11 @@ function validateOptions(id: string, options: ServiceOptions): void {
   if (options.schema !== undefined && (options.schema === null || typeof options.schema.parse !== "function")) {
     fail("schema", "an object with a parse(input) method", typeof options.schema);
   }
+  if (options.key !== undefined && typeof options.key !== "function") {
+    fail("key", "a function from message to string or number", typeof options.key);
+  }
   const known = new Set([
-    "concurrency", "queueLimit", "retries", "retryBackoffMs", "schema",
+    "concurrency", "queueLimit", "retries", "retryBackoffMs", "schema", "key",
     "minReplicas", "maxReplicas", "spread", "near", "region",
   ]);
   for (const key of Object.keys(options)) {

@@ -62,6 +62,11 @@ export interface ServiceOptions<M = unknown> {
   retryBackoffMs?: number;
   /** Validates messages that arrive from outside the process and from `app.publish`/`app.request`. */
   schema?: MessageSchema<M>;
+  /**
+   * Affinity: the key of a message; messages with the same key go to the same node while membership
+   * is stable (consistent hashing with bounded loads), e.g. `msg => msg.userId`.
+   */
+  key?: (message: M) => string | number;
   // Placement hints: accepted and validated now, acted on by the placement layer.
   /** Replicas to keep on different nodes (used by placement, validated now). */
   minReplicas?: number;

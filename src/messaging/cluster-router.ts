@@ -1,0 +1,154 @@
+// Chooses the node for each message: this node's mailbox when it is about as cheap, else the cheaper of sampled peers.
+
+import type { Mailbox } from "../core/mailbox.js";
+import { readNodeState } from "../cluster/node-state.js";
+import type { MembershipSnapshot } from "../cluster/membership-snapshot.js";
+import { AffinityRing } from "../routing/affinity-ring.js";
+import { pickByCost, type Candidate } from "../routing/cost-picker.js";
+import type { Link } from "../transport/transport.js";
+import type { PeerStream } from "./peer-stream.js";
+
+/** What the router reads of the cluster. */
+export interface RouterView {
+  readonly selfId: string;
+  /** This node's relative capacity (cores × weight). */
+  readonly capacity: number;
+  /** This node's contract fingerprints, by service id. */
+  readonly contracts: Readonly<Record<string, string>>;
+  snapshot(): MembershipSnapshot;
+  link(nodeId: string): Link | undefined;
+  stream(nodeId: string): PeerStream;
+  rttMs(nodeId: string): number | undefined;
+  random(): number;
+}
+
+/** A routing candidate whose load figures are refreshed before each pick. */
+interface Slot extends Candidate<PeerStream | Mailbox> {
+  destination: PeerStream | Mailbox;
+  outstanding: number;
+  serviceTimeMs: number;
+  /** Queued there at its last gossip. */
+  gossipQueued: number;
+}
+
+/** Round trip assumed for a peer whose coordinate is not known yet: a LAN hop. */
+const UNKNOWN_RTT_MS = 1;
+/** How long a peer that refused a service is skipped for it. */
+export const REFUSAL_MS = 1000;
+
+export type Pick = Mailbox | PeerStream | "saturated" | undefined;
+
+export class ClusterRouter {
+  readonly #view: RouterView;
+  /** Peers that may take each service now; rebuilt lazily after any membership or link change. */
+  readonly #peers = new Map<string, Slot[]>();
+  readonly #rings = new Map<string, AffinityRing>();
+  /** "nodeId service" → clock time until which that node is skipped for that service. */
+  readonly #refusals = new Map<string, number>();
+  #local: Slot | undefined;
+  readonly #slots: Slot[] = [];
+
+  constructor(view: RouterView) {
+    this.#view = view;
+  }
+
+  /** Forget the cached candidates: membership, links or gossiped state changed. */
+  invalidate(): void {
+    this.#peers.clear();
+  }
+
+  /** Skips `nodeId` for `service` for a while (it said it does not run it, or is stopping). */
+  refuse(nodeId: string, service: string, now: number): void {
+    if (this.#refusals.size > 10_000) this.#refusals.clear();
+    this.#refusals.set(`${nodeId} ${service}`, now + REFUSAL_MS);
+  }
+
+  /**
+   * The destination for one message. `local` is this node's mailbox when the service is active here.
+   * "saturated" when peers run it but none has credit left (and it is not active here); undefined
+   * when no node runs it. `exclude` lists nodes not to use (they refused this very message).
+   */
+  pick(service: string, local: Mailbox | undefined, key: string | undefined, now: number, exclude?: readonly string[]): Pick {
+    const peers = this.#candidates(service);
+    if (peers.length === 0) return local;
+    const slots = this.#slots;
+    slots.length = 0;
+    if (local !== undefined) slots.push(this.#localSlot(local));
+    let saturated = 0;
+    for (const slot of peers) {
+      const stream = slot.destination as PeerStream;
+      if (exclude !== undefined && exclude.includes(slot.nodeId)) continue;
+      if (this.#refusals.size > 0 && (this.#refusals.get(`${slot.nodeId} ${service}`) ?? 0) > now) continue;
+      const link = this.#view.link(slot.nodeId);
+      if (link === undefined || link.closed) continue;
+      if (stream.saturated) {
+        saturated++;
+        continue;
+      }
+      slot.outstanding = stream.outstanding(service) + slot.gossipQueued;
+      slots.push(slot);
+    }
+    if (slots.length === 0) return saturated > 0 ? "saturated" : undefined;
+    if (key !== undefined) return this.#byKey(service, key, slots);
+    return pickByCost(slots, this.#view.random)?.destination;
+  }
+
+  /** Consistent hashing with bounded loads over the nodes that may take the message now. */
+  #byKey(service: string, key: string, slots: Slot[]): Mailbox | PeerStream | undefined {
+    let ring = this.#rings.get(service);
+    if (ring === undefined) {
+      if (this.#rings.size > 1000) this.#rings.clear();
+      this.#rings.set(service, (ring = new AffinityRing()));
+    }
+    ring.setNodes(slots.map((slot) => slot.nodeId));
+    let total = 0;
+    for (const slot of slots) total += slot.outstanding;
+    const chosen = ring.pick(key, (nodeId) => slots.find((slot) => slot.nodeId === nodeId)?.outstanding ?? 0, total);
+    return slots.find((slot) => slot.nodeId === chosen)?.destination;
+  }
+
+  #localSlot(mailbox: Mailbox): Slot {
+    const slot = (this.#local ??= {
+      destination: mailbox,
+      nodeId: this.#view.selfId,
+      local: true,
+      rttMs: 0,
+      outstanding: 0,
+      capacity: this.#view.capacity,
+      serviceTimeMs: 0,
+      gossipQueued: 0,
+    });
+    slot.destination = mailbox;
+    slot.outstanding = mailbox.inFlight + mailbox.queued;
+    slot.serviceTimeMs = mailbox.serviceTimeMs;
+    return slot;
+  }
+
+  #candidates(service: string): Slot[] {
+    let slots = this.#peers.get(service);
+    if (slots !== undefined) return slots;
+    slots = [];
+    const mine = this.#view.contracts[service];
+    for (const member of this.#view.snapshot().alive()) {
+      if (member.nodeId === this.#view.selfId) continue;
+      const state = readNodeState(member.meta.data);
+      if (state === undefined || !state.services.includes(service)) continue;
+      const link = this.#view.link(member.nodeId);
+      // A node whose contract for the service differs is mid-upgrade: never a target.
+      if (link !== undefined && link.remote.services[service] !== mine) continue;
+      const load = state.running[service];
+      slots.push({
+        destination: this.#view.stream(member.nodeId),
+        nodeId: member.nodeId,
+        local: false,
+        rttMs: this.#view.rttMs(member.nodeId) ?? UNKNOWN_RTT_MS,
+        outstanding: 0,
+        capacity: Math.max(1, state.capacity.cores) * state.capacity.weight,
+        serviceTimeMs: load?.serviceTimeMs ?? 0,
+        gossipQueued: load?.queued ?? 0,
+      });
+    }
+    this.#peers.set(service, slots);
+    return slots;
+  }
+}

@@ -1,0 +1,268 @@
+// The receiving side: messages, requests and copies from other nodes, the dedupe window, and batched acks.
+
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import { ACCEPTED } from "../core/delivery.js";
+import type { NodeRuntime } from "../core/node-runtime.js";
+import { RequestDeadlines } from "../core/request-deadlines.js";
+import { KaffixError, toKaffixError, type WireError } from "../errors.js";
+import type { Link } from "../transport/transport.js";
+import { decode, encode } from "../wire/codec.js";
+import { HeldCopies } from "./copies.js";
+import { encodeAck, encodeNack, encodeRelease, encodeReply, forEachInRanges, MAX_RANGES, RangeList, type DataFrame } from "./frames.js";
+import { MAX_OPEN_PER_SENDER, RemoteOrigin, SenderState } from "./sender-state.js";
+
+/** How long a message from a peer may wait for room in a full queue before the peer is told QUEUE_FULL. */
+const ACCEPT_WAIT_MS = 5_000;
+/** Most sending nodes remembered; a sender is forgotten when it dies or leaves. */
+const MAX_SENDERS = 10_000;
+
+export interface InboundHost {
+  readonly runtime: NodeRuntime;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  link(nodeId: string): Link | undefined;
+  /** True once the node stops taking messages from peers. */
+  readonly refusing: boolean;
+}
+
+export interface InboundStats {
+  received: number;
+  duplicates: number;
+  refused: number;
+}
+
+export class Inbound {
+  readonly held = new HeldCopies();
+  readonly stats: InboundStats = { received: 0, duplicates: 0, refused: 0 };
+  readonly #host: InboundHost;
+  readonly #senders = new Map<string, SenderState>();
+  readonly #deadlines: RequestDeadlines;
+  /** Releases of copies to send, by the peer holding them. */
+  readonly #releases = new Map<string, RangeList>();
+  #dirty: SenderState[] = [];
+  #flushScheduled = false;
+  readonly #ackDone = (state: SenderState) => this.#scheduleAcks(state);
+  readonly #flush = () => this.#flushNow();
+
+  constructor(host: InboundHost) {
+    this.#host = host;
+    this.#deadlines = new RequestDeadlines(host.clock);
+  }
+
+  /** What this node still holds for other nodes (copies), for /cluster and tests. */
+  get senders(): number {
+    return this.#senders.size;
+  }
+
+  receive(from: string, frame: DataFrame): void {
+    switch (frame.kind) {
+      case 1:
+        return this.#onPublish(from, frame.seq, frame.floor, frame.serviceId, frame.body);
+      case 2:
+        return this.#onRequest(from, frame.seq, frame.floor, frame.serviceId, frame.timeoutMs, frame.body);
+      case 3:
+        return this.#onCopy(from, frame.seq, frame.serviceId, frame.body);
+      case 4: {
+        const held = this.held.of(from);
+        if (held !== undefined) forEachInRanges(frame.ranges, held, (seq) => this.held.release(from, seq));
+        return;
+      }
+      default:
+        return; // replies are the outbound side's
+    }
+  }
+
+  /** A copy this node placed on `nodeId` is no longer needed: tell it with the next flush. */
+  release(nodeId: string, seq: number): void {
+    let list = this.#releases.get(nodeId);
+    if (list === undefined) this.#releases.set(nodeId, (list = new RangeList()));
+    list.add(seq);
+    this.#scheduleFlush();
+  }
+
+  /** Forgets a sender that died or left; returns the copies held for it, to re-inject. */
+  forget(nodeId: string): { service: string; body: Uint8Array }[] {
+    this.#senders.delete(nodeId);
+    this.#releases.delete(nodeId);
+    return this.held.takeAll(nodeId);
+  }
+
+  stop(): void {
+    this.#deadlines.rejectAll(new KaffixError("STOPPING", "the node stopped before the request was processed"));
+  }
+
+  #sender(nodeId: string): SenderState {
+    let state = this.#senders.get(nodeId);
+    if (state === undefined) {
+      if (this.#senders.size >= MAX_SENDERS) this.#senders.delete(this.#senders.keys().next().value!);
+      this.#senders.set(nodeId, (state = new SenderState(nodeId)));
+    }
+    return state;
+  }
+
+  #onPublish(from: string, seq: number, floor: number, service: string, body: Uint8Array): void {
+    const state = this.#sender(from);
+    state.advance(floor);
+    const seen = state.classify(seq);
+    if (seen !== "new") {
+      // Sent again (a new link, or a resend): say again how far it got.
+      this.stats.duplicates++;
+      if (seen === "done") state.finished.add(seq);
+      else state.received.add(seq);
+      this.#scheduleAcks(state);
+      return;
+    }
+    const refusal = this.#refusal(state, service);
+    if (refusal !== undefined) return this.#nack(from, seq, refusal);
+    let message: unknown;
+    try {
+      message = decode(body);
+    } catch (error) {
+      return this.#nack(from, seq, toKaffixError(error, "DECODE_ERROR").toWire());
+    }
+    const taken = this.#host.runtime.accept(service, message, Infinity, new RemoteOrigin(state, seq, this.#ackDone), ACCEPT_WAIT_MS);
+    if (taken === undefined) return this.#nack(from, seq, unavailable(service));
+    this.stats.received++;
+    state.open.set(seq, true);
+    if (taken.accepted === ACCEPTED) {
+      state.received.add(seq);
+      this.#scheduleAcks(state);
+      return;
+    }
+    taken.accepted.then(
+      () => {
+        if (!state.open.has(seq)) return;
+        state.received.add(seq);
+        this.#scheduleAcks(state);
+      },
+      (error: unknown) => {
+        state.open.delete(seq);
+        this.#nack(from, seq, toKaffixError(error).toWire());
+      },
+    );
+  }
+
+  #onRequest(from: string, seq: number, floor: number, service: string, timeoutMs: number, body: Uint8Array): void {
+    const state = this.#sender(from);
+    state.advance(floor);
+    // A request resent while in progress is answered once, when it finishes; a finished one runs again
+    // (its reply may have been lost with a link), so request handlers should be idempotent too.
+    if (state.open.has(seq)) {
+      this.stats.duplicates++;
+      return;
+    }
+    const refusal = this.#refusal(state, service);
+    if (refusal !== undefined) return this.#nack(from, seq, refusal);
+    let message: unknown;
+    try {
+      message = decode(body);
+    } catch (error) {
+      return this.#reply(from, seq, false, toKaffixError(error, "DECODE_ERROR").toWire());
+    }
+    const deadline = this.#host.clock.now() + timeoutMs;
+    const owner = { childSafe: () => state.open.delete(seq) };
+    const taken = this.#host.runtime.accept(service, message, deadline, owner, timeoutMs);
+    if (taken === undefined) return this.#nack(from, seq, unavailable(service));
+    this.stats.received++;
+    state.open.set(seq, true);
+    const { delivery, accepted } = taken;
+    delivery.expectReply(
+      (value) => this.#reply(from, seq, true, value),
+      (error) => {
+        state.open.delete(seq);
+        this.#reply(from, seq, false, error.toWire());
+      },
+    );
+    this.#deadlines.track(delivery);
+    if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
+  }
+
+  #onCopy(from: string, seq: number, service: string, body: Uint8Array): void {
+    const state = this.#sender(from);
+    if (this.#host.refusing) return this.#nack(from, seq, stopping());
+    if (!this.held.hold(from, seq, service, body)) {
+      return this.#nack(from, seq, new KaffixError("QUEUE_FULL", `this node holds ${this.held.maxCount} copies already`).toWire());
+    }
+    state.received.add(seq);
+    this.#scheduleAcks(state);
+  }
+
+  /** Why a new message from `state`'s node is refused now, or undefined. */
+  #refusal(state: SenderState, service: string): WireError | undefined {
+    if (this.#host.refusing) return stopping();
+    if (state.open.size >= MAX_OPEN_PER_SENDER) {
+      return new KaffixError("QUEUE_FULL", `more than ${MAX_OPEN_PER_SENDER} messages from one node in progress`, { data: { service } }).toWire();
+    }
+    return undefined;
+  }
+
+  #reply(to: string, seq: number, ok: boolean, value: unknown): void {
+    let body: Uint8Array;
+    try {
+      body = encode(value);
+    } catch (error) {
+      ok = false;
+      body = encode(toKaffixError(error, "INVALID_ARGUMENT").toWire());
+    }
+    this.#send(to, "data", encodeReply(seq, ok, body));
+  }
+
+  #nack(to: string, seq: number, error: WireError): void {
+    this.stats.refused++;
+    this.#send(to, "control", encodeNack(seq, error));
+  }
+
+  /** Sends if a link is up; otherwise the sender's resend, after it relinks, asks again. */
+  #send(to: string, lane: "data" | "control", payload: Uint8Array): void {
+    const link = this.#host.link(to);
+    if (link === undefined || link.closed) return;
+    try {
+      link.send(lane, payload);
+    } catch {
+      // closed under us: same as no link
+    }
+  }
+
+  #scheduleAcks(state: SenderState): void {
+    if (!state.flushScheduled) {
+      state.flushScheduled = true;
+      this.#dirty.push(state);
+    }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  /** One ACK per sender per event-loop turn, however many messages it covers. */
+  #flushNow(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const state of dirty) {
+      state.flushScheduled = false;
+      const received = state.received.take();
+      const finished = state.finished.take();
+      for (let r = 0, d = 0; r < received.length || d < finished.length; r += 2 * MAX_RANGES, d += 2 * MAX_RANGES) {
+        this.#send(state.nodeId, "control", encodeAck(received.slice(r, r + 2 * MAX_RANGES), finished.slice(d, d + 2 * MAX_RANGES)));
+      }
+    }
+    for (const [nodeId, list] of this.#releases) {
+      const ranges = list.take();
+      for (let i = 0; i < ranges.length; i += 2 * MAX_RANGES) this.#send(nodeId, "data", encodeRelease(ranges.slice(i, i + 2 * MAX_RANGES)));
+    }
+    this.#releases.clear();
+  }
+}
+
+function unavailable(service: string): WireError {
+  return new KaffixError("SERVICE_UNAVAILABLE", `service "${service}" is not active on this node`, { data: { service } }).toWire();
+}
+
+function stopping(): WireError {
+  return new KaffixError("STOPPING", "this node is stopping and takes no new messages").toWire();
+}

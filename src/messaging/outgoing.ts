@@ -1,0 +1,106 @@
+// One message this node sent to another and still holds: until the receiver says it is done, it may be resent or rerouted.
+
+import type { Delivery } from "../core/delivery.js";
+import type { Expirable } from "../core/request-deadlines.js";
+import type { KaffixError } from "../errors.js";
+
+type Settle<T> = (value: T) => void;
+
+export class Outgoing implements Expirable {
+  // Fixed at construction.
+  readonly service: string;
+  readonly message: unknown;
+  /** The message, codec-encoded once; every resend and reroute reuses these bytes. */
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  /** Absolute deadline for requests; Infinity for published messages. */
+  readonly deadline: number;
+  readonly isRequest: boolean;
+  // Mutable state.
+  /** Unique per sending node; a reroute gives the message a new one. 0 while parked. */
+  seq = 0;
+  /** Node the message was last sent to; undefined while parked. */
+  nodeId: string | undefined;
+  /** Clock time of the last transmission; 0 when it could not be written yet. */
+  sentAt = 0;
+  /** The receiver said it holds the message. */
+  held = false;
+  /** A request's caller has its answer, or a publish failed for good: nothing more happens. */
+  settled = false;
+  /** While a publisher waits for room (the cluster is saturated): when it gets QUEUE_FULL instead. */
+  acceptBy = Infinity;
+  /** Nodes that refused the message (not running the service, stopping); skipped when it is rerouted. */
+  refusedBy: string[] | undefined;
+  /** A publisher still waiting to hear its message is held somewhere. */
+  #accepted: { resolve: Settle<void>; reject: Settle<KaffixError> } | undefined;
+  /** The message whose handler published this one, waiting for it to be safe. */
+  #custodian: Delivery | undefined;
+  #reply: { resolve: Settle<unknown>; reject: Settle<KaffixError> } | undefined;
+
+  constructor(service: string, message: unknown, body: Uint8Array, key: string | undefined, deadline: number, isRequest: boolean) {
+    this.service = service;
+    this.message = message;
+    this.body = body;
+    this.key = key;
+    this.deadline = deadline;
+    this.isRequest = isRequest;
+  }
+
+  /** A publish: `resolve` once a receiver holds it; `custodian` hears childSafe at that moment too. */
+  static publish(service: string, message: unknown, body: Uint8Array, key: string | undefined, custodian: Delivery | undefined): { outgoing: Outgoing; accepted: Promise<void> } {
+    const outgoing = new Outgoing(service, message, body, key, Infinity, false);
+    outgoing.#custodian = custodian;
+    const accepted = new Promise<void>((resolve, reject) => (outgoing.#accepted = { resolve, reject }));
+    return { outgoing, accepted };
+  }
+
+  static request(service: string, message: unknown, body: Uint8Array, key: string | undefined, deadline: number): { outgoing: Outgoing; reply: Promise<unknown> } {
+    const outgoing = new Outgoing(service, message, body, key, deadline, true);
+    const reply = new Promise<unknown>((resolve, reject) => (outgoing.#reply = { resolve, reject }));
+    return { outgoing, reply };
+  }
+
+  /** True while a publisher waits to hear that the message is held: it may still be refused. */
+  get awaitingAcceptance(): boolean {
+    return this.#accepted !== undefined;
+  }
+
+  /** A receiver holds the message (or processed it): the publisher's promise resolves, the custodian hears. */
+  markHeld(): void {
+    this.held = true;
+    const accepted = this.#accepted;
+    this.#accepted = undefined;
+    accepted?.resolve();
+    const custodian = this.#custodian;
+    this.#custodian = undefined;
+    custodian?.childSafe();
+  }
+
+  /** The message will never be delivered: its publisher gets `error` (a custodian stops waiting). */
+  refuse(error: KaffixError): void {
+    this.settled = true;
+    const accepted = this.#accepted;
+    this.#accepted = undefined;
+    accepted?.reject(error);
+    const custodian = this.#custodian;
+    this.#custodian = undefined;
+    custodian?.childSafe();
+    this.reject(error);
+  }
+
+  /** A request's reply arrived. */
+  resolve(value: unknown): void {
+    const reply = this.#reply;
+    this.#reply = undefined;
+    this.settled = true;
+    reply?.resolve(value);
+  }
+
+  /** A request failed (its error reply, a timeout, or no node left to try). */
+  reject(error: KaffixError): void {
+    const reply = this.#reply;
+    this.#reply = undefined;
+    this.settled = true;
+    reply?.reject(error);
+  }
+}

@@ -51,6 +51,7 @@ export class FramedLink implements Link {
   readonly #control = new FrameBatch();
   readonly #data = new FrameBatch();
   #flushScheduled = false;
+  #controlFlushScheduled = false;
   /** Closed with a goodbye but still delivering what the peer sent before it saw it. */
   #draining = false;
   /** A PONG is in the batch: a peer's burst of PINGs earns one answer per write, so it cannot grow the queue. */
@@ -120,9 +121,13 @@ export class FramedLink implements Link {
       this.#fullSince ??= this.#clock.now();
       return false;
     }
-    if (lane === "control") this.#control.append(FrameType.CONTROL, payload);
-    else this.#data.append(FrameType.DATA, payload);
-    this.#scheduleFlush();
+    if (lane === "control") {
+      this.#control.append(FrameType.CONTROL, payload);
+      this.#scheduleControlFlush();
+    } else {
+      this.#data.append(FrameType.DATA, payload);
+      this.#scheduleFlush();
+    }
     return true;
   }
 
@@ -163,6 +168,20 @@ export class FramedLink implements Link {
     for (const [lane, payload] of this.#held.splice(0)) kept.#receive(lane, payload);
     this.#shutdown("duplicate link", "with goodbye");
     if (this.#socket.isPaused()) this.#socket.resume();
+  }
+
+  /**
+   * Control frames (acks, probes) leave at the end of the current task, not a loop turn later: a
+   * receiver busy reading a burst would otherwise hold every ack until its socket ran dry, and sender
+   * and receiver would take turns idling.
+   */
+  #scheduleControlFlush(): void {
+    if (this.#controlFlushScheduled) return;
+    this.#controlFlushScheduled = true;
+    queueMicrotask(() => {
+      this.#controlFlushScheduled = false;
+      if (this.#closeReason === undefined && this.#control.bytes > 0) this.#flush();
+    });
   }
 
   #scheduleFlush(): void {

@@ -273,6 +273,8 @@ export class TlsTransport implements Transport {
       this.#helloFrame ??= encodeHello(this.#hello, this.#maxHelloBytes);
       const { remote, leftover } = await exchangeHellos(socket, this.#hello, this.#helloFrame, this.#maxHelloBytes);
       this.#checkOpen();
+      // Frames are already batched per turn of the event loop; Nagle's algorithm would only add delay.
+      socket.setNoDelay(true);
       const link = new FramedLink(socket, { remote, outbound, leftover, limits: this.#limits, clock: this.#options.clock, closeGraceMs: this.#options.closeGraceMs, socketDataBudgetBytes: this.#options.socketDataBudgetBytes });
       const connectionId = socket.exportKeyingMaterial(16, CONNECTION_ID_LABEL, Buffer.alloc(0)).toString("hex");
       return this.#adopt(link, { dialer: outbound ? this.#hello.nodeId : remote.nodeId, connectionId });

@@ -52,8 +52,12 @@ export class Delivery implements Context, CustodyOwner {
   owner: CustodyOwner | undefined;
   /** Messages published by this one's handler that are not safe yet. */
   unsafe = 0;
-  /** 0 while the handler has not finished; 1 succeeded, 2 failed for good: the outcome waits for `unsafe` to reach 0. */
-  #outcome: 0 | 1 | 2 = 0;
+  /**
+   * 0 while the handler has not finished; 1 succeeded, 2 failed for good (the outcome waits for
+   * `unsafe` to reach 0); 3 once reported. A child published after that (by a handler that publishes
+   * after returning) is counted but reports to no one: the owner hears once.
+   */
+  #outcome: 0 | 1 | 2 | 3 = 0;
   #outcomeValue: unknown;
   /** Set for requests only: where the reply goes. */
   #resolve: Resolve | undefined;
@@ -109,7 +113,7 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   childSafe(): void {
-    if (--this.unsafe === 0 && this.#outcome !== 0) this.#complete();
+    if (--this.unsafe === 0 && (this.#outcome === 1 || this.#outcome === 2)) this.#complete();
   }
 
   /** The handler succeeded: the reply (if any) and the owner's news wait until every child is safe. */
@@ -131,8 +135,11 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   #complete(): void {
-    if (this.#outcome === 1) this.resolve(this.#outcomeValue);
+    const succeeded = this.#outcome === 1;
+    this.#outcome = 3;
+    if (succeeded) this.resolve(this.#outcomeValue);
     else this.reject(this.#outcomeValue as KaffixError);
+    this.#outcomeValue = undefined;
     this.owner!.childSafe(this);
   }
 

@@ -14,6 +14,7 @@ export class PlacedCopy implements CustodyOwner {
   /** Clock time the copy was last sent. */
   sentAt = 0;
   #accepted: (() => void) | undefined;
+  #acceptance: Promise<void> | undefined;
   readonly #onSafe: (copy: PlacedCopy) => void;
 
   constructor(delivery: Delivery, body: Uint8Array, onSafe: (copy: PlacedCopy) => void) {
@@ -24,7 +25,9 @@ export class PlacedCopy implements CustodyOwner {
 
   /** Resolves once a peer holds the copy (or the message is already safe, or no peer can take it). */
   accepted(): Promise<void> {
-    return new Promise((resolve) => (this.#accepted = resolve));
+    if (this.#acceptance !== undefined) return this.#acceptance;
+    if (this.held) return (this.#acceptance = Promise.resolve());
+    return (this.#acceptance = new Promise((resolve) => (this.#accepted = resolve)));
   }
 
   /** The publisher may go on: a peer holds the copy, or there is no longer any need for one. */

@@ -52,7 +52,7 @@ export function encodeMessage(seq: number, floor: number, serviceId: string, bod
   out.writeDoubleLE(floor, 9);
   out[17] = svc.length;
   svc.copy(out, 18);
-  if (request) out.writeUInt32LE(Math.min(Math.max(Math.ceil(timeoutMs), 1), 0xffffffff), 18 + svc.length);
+  if (request) out.writeUInt32LE(timeoutMs > 1 ? Math.min(Math.ceil(timeoutMs), 0xffffffff) : 1, 18 + svc.length); // NaN → 1
   out.set(body, head);
   return out;
 }
@@ -155,6 +155,7 @@ export function decodeData(payload: Uint8Array): DataFrame {
     switch (kind) {
       case DataKind.PUBLISH:
       case DataKind.REQUEST: {
+        if (buffer.length < 18) throw malformed("truncated");
         const seq = readSeq(buffer, 1);
         const floor = readSeq(buffer, 9);
         const svcEnd = 18 + buffer[17]!;
@@ -168,6 +169,7 @@ export function decodeData(payload: Uint8Array): DataFrame {
         return { kind, seq, floor, serviceId, timeoutMs, body: buffer.subarray(svcEnd + 4) };
       }
       case DataKind.COPY: {
+        if (buffer.length < 10) throw malformed("truncated");
         const seq = readSeq(buffer, 1);
         const svcEnd = 10 + buffer[9]!;
         if (svcEnd > buffer.length) throw malformed("truncated");
@@ -219,7 +221,12 @@ export function decodeControl(payload: Uint8Array): ControlFrame {
 
 /** A WireError from its codec bytes; anything else becomes a PROTOCOL_ERROR. */
 export function decodeWireError(body: Uint8Array): WireError {
-  const value = decode(body) as Partial<WireError> | null;
+  let value: Partial<WireError> | null;
+  try {
+    value = decode(body) as Partial<WireError> | null;
+  } catch (error) {
+    throw new KaffixError("PROTOCOL_ERROR", "malformed delivery payload: error body is not MessagePack", { cause: error });
+  }
   if (value === null || typeof value !== "object" || typeof value.code !== "string" || typeof value.message !== "string") {
     throw malformed("error body is not a WireError");
   }

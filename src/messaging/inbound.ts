@@ -235,17 +235,19 @@ export class Inbound {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(this.#flush);
+    // A microtask: it runs once the socket chunk being read is handled (and the handlers it started on
+    // microtasks have run), so acks leave with the link's next write instead of a loop turn later.
+    queueMicrotask(this.#flush);
   }
 
-  /** One ACK per sender per event-loop turn, however many messages it covers. */
+  /** One ACK per sender per socket chunk read, however many messages it covers. */
   #flushNow(): void {
     this.#flushScheduled = false;
     const dirty = this.#dirty;
     this.#dirty = [];
     for (const state of dirty) {
       state.flushScheduled = false;
-      const received = state.received.take();
+      const received = stillOpen(state.received.take(), state);
       const finished = state.finished.take();
       for (let r = 0, d = 0; r < received.length || d < finished.length; r += 2 * MAX_RANGES, d += 2 * MAX_RANGES) {
         this.#send(state.nodeId, "control", encodeAck(received.slice(r, r + 2 * MAX_RANGES), finished.slice(d, d + 2 * MAX_RANGES)));
@@ -257,6 +259,15 @@ export class Inbound {
     }
     this.#releases.clear();
   }
+}
+
+/** The ranges without the messages that finished meanwhile: their "done" says more than "received". */
+function stillOpen(ranges: number[], state: SenderState): number[] {
+  const out = new RangeList();
+  for (let i = 0; i < ranges.length; i += 2) {
+    for (let seq = ranges[i]!; seq <= ranges[i + 1]!; seq++) if (state.open.has(seq)) out.add(seq);
+  }
+  return out.take();
 }
 
 function unavailable(service: string): WireError {

@@ -11,6 +11,8 @@ export class PeerStream {
   /** Unfinished messages by sequence number; insertion order is sequence order. */
   readonly entries = new Map<number, Outgoing>();
   readonly #perService = new Map<string, number>();
+  /** The floor as last computed; 0 when a removal may have raised it. */
+  #floor = 0;
 
   constructor(nodeId: string, window = DEFAULT_WINDOW) {
     this.nodeId = nodeId;
@@ -33,8 +35,9 @@ export class PeerStream {
 
   /** Lowest sequence number still unfinished, or `next` when none is: the floor the receiver may forget below. */
   floor(next: number): number {
-    for (const seq of this.entries.keys()) return seq;
-    return next;
+    if (this.#floor !== 0) return this.#floor;
+    for (const seq of this.entries.keys()) return (this.#floor = seq);
+    return next; // not cached: `next` moves on
   }
 
   add(outgoing: Outgoing): void {
@@ -47,6 +50,7 @@ export class PeerStream {
     const outgoing = this.entries.get(seq);
     if (outgoing === undefined) return undefined;
     this.entries.delete(seq);
+    if (seq === this.#floor) this.#floor = 0;
     const left = (this.#perService.get(outgoing.service) ?? 1) - 1;
     if (left === 0) this.#perService.delete(outgoing.service);
     else this.#perService.set(outgoing.service, left);
@@ -58,6 +62,7 @@ export class PeerStream {
     const all = [...this.entries.values()];
     this.entries.clear();
     this.#perService.clear();
+    this.#floor = 0;
     return all;
   }
 }

@@ -15,7 +15,7 @@ import type { MessageOf, ReplyOf, ServiceClass, ServiceOptions } from "./core/se
 import { estimateTokenBits, resolveStartOptions, type ResolvedStartOptions, type StartOptions } from "./core/start-options.js";
 import { KaffixError } from "./errors.js";
 import { ClusterNode, type MemberView, type PeerLink } from "./cluster/cluster-node.js";
-import { Messaging } from "./messaging/messaging.js";
+import { Messaging, type MessagingStats } from "./messaging/messaging.js";
 
 export interface AppOptions {
   /** Shown in logs and in the `Running <name> on port <port>` line; nodes of one cluster share it. */
@@ -45,6 +45,8 @@ export interface NodeStatus {
   address: string;
   region: string;
   startedAt: string | undefined;
+  /** Cross-node delivery counters: what this node sent, holds for peers, rerouted and deduplicated. */
+  delivery: MessagingStats;
   services: {
     /** Compiled in and allowed on this node by --services. */
     available: string[];
@@ -66,6 +68,10 @@ export interface StopOptions {
   /** How long queued and in-flight work may take to finish. Default 10 000. */
   timeoutMs?: number;
 }
+
+const EMPTY_DELIVERY_STATS: MessagingStats = Object.freeze({
+  sent: 0, resent: 0, rerouted: 0, received: 0, duplicates: 0, refused: 0, outbox: 0, parked: 0, heldCopies: 0, malformed: 0,
+});
 
 export class App {
   // Fixed at construction.
@@ -154,7 +160,10 @@ export class App {
           break;
         }
       }
-      const metrics = new NodeMetrics(() => this.#runtime?.mailboxes.values() ?? [], { app: this.name, node: this.#nodeId });
+      const metrics = new NodeMetrics(() => this.#runtime?.mailboxes.values() ?? [], { app: this.name, node: this.#nodeId }, () => {
+        const stats = this.#messaging?.stats;
+        return stats === undefined ? undefined : { ...stats };
+      });
       this.#metrics = metrics;
       const runtime = new NodeRuntime({
         nodeId: this.#nodeId,
@@ -335,6 +344,7 @@ export class App {
       address: this.#links?.address ?? "",
       region: config?.region ?? "default",
       startedAt: this.#startedAt,
+      delivery: this.#messaging?.stats ?? EMPTY_DELIVERY_STATS,
       services: { available: config?.services ?? this.#registry.ids, active },
     };
   }

@@ -8,7 +8,11 @@ export class NodeMetrics {
   readonly #duration: Histogram<"service">;
   readonly #durationByService = new Map<string, ReturnType<Histogram<"service">["labels"]>>();
 
-  constructor(mailboxes: () => Iterable<Mailbox>, labels: Record<string, string>) {
+  /**
+   * `delivery` reads the cross-node counters (sent, resent, rerouted, duplicates, outbox…) at scrape
+   * time; undefined until the node has joined its cluster.
+   */
+  constructor(mailboxes: () => Iterable<Mailbox>, labels: Record<string, string>, delivery: () => Record<string, number> | undefined = () => undefined) {
     this.registry.setDefaultLabels(labels);
     const counter = (name: string, help: string, read: (m: Mailbox) => number) =>
       new Counter({
@@ -39,6 +43,26 @@ export class NodeMetrics {
     counter("kaffix_dead_letters_total", "Messages moved to the dead-letter list.", (m) => m.deadLettered);
     gauge("kaffix_queue_depth", "Messages waiting for a handler slot, including publishers waiting for room.", (m) => m.queued);
     gauge("kaffix_in_flight", "Handlers running now.", (m) => m.inFlight);
+    const deliveryMetric = (kind: "counter" | "gauge", field: string, name: string, help: string) => {
+      const collect = function (this: Counter | Gauge) {
+        const value = delivery()?.[field];
+        if (value === undefined) return;
+        this.reset();
+        if (this instanceof Counter) this.inc(value);
+        else this.set(value);
+      };
+      if (kind === "counter") new Counter({ name, help, registers: [this.registry], collect });
+      else new Gauge({ name, help, registers: [this.registry], collect });
+    };
+    deliveryMetric("counter", "sent", "kaffix_delivery_sent_total", "Messages this node sent to other nodes (each reroute counts again).");
+    deliveryMetric("counter", "resent", "kaffix_delivery_resent_total", "Messages sent again to the same node (a new link, or no ack in time).");
+    deliveryMetric("counter", "rerouted", "kaffix_delivery_rerouted_total", "Messages moved to another node because theirs died, left or refused them.");
+    deliveryMetric("counter", "received", "kaffix_delivery_received_total", "Messages from other nodes accepted here.");
+    deliveryMetric("counter", "duplicates", "kaffix_delivery_duplicates_total", "Redeliveries from other nodes recognized by the dedupe window and not run again.");
+    deliveryMetric("counter", "refused", "kaffix_delivery_refused_total", "Messages from other nodes refused here (not running the service, full, stopping).");
+    deliveryMetric("gauge", "outbox", "kaffix_delivery_outbox", "Messages sent to other nodes and not yet finished there.");
+    deliveryMetric("gauge", "parked", "kaffix_delivery_parked", "Messages waiting for a node with room (the cluster is saturated) or being rerouted.");
+    deliveryMetric("gauge", "heldCopies", "kaffix_delivery_held_copies", "Copies held for other nodes' messages until those are safe.");
     this.#duration = new Histogram({
       name: "kaffix_handler_duration_seconds",
       help: "Time from a handler's start until it and the messages it published were done; successful runs, sampled one in eight.",

@@ -32,8 +32,26 @@ test("a test cluster runs a user's services and waits until their work is done",
   assert.equal(cluster.app.state, "stopped");
 });
 
-test("a test cluster refuses more than one node until cross-node messaging exists", async () => {
-  await assert.rejects(startTestCluster({ app: build, nodes: 2 }), (e: KaffixError) => e.code === "INVALID_ARGUMENT");
+test("a test cluster of three nodes carries requests and publishes between nodes", async () => {
+  Store.values = [];
+  // Upper runs only on the first node, Store only on the last: every message crosses a node.
+  const services = [["Upper"], ["Upper", "Store"], ["Store"]];
+  const cluster = await startTestCluster({ app: build, nodes: 3, start: (index) => ({ services: services[index] }) });
+  try {
+    assert.equal(await cluster.nodes[2]!.request(Upper, { value: "far" }), "FAR");
+    await cluster.nodes[2]!.publish(Upper, { value: "away" });
+    await cluster.whenIdle();
+    assert.deepEqual(Store.values.sort(), ["AWAY", "FAR"]);
+    const sent = cluster.nodes.map((node) => node.cluster().self.delivery.sent);
+    assert.ok(sent[2]! >= 2, `node 2 sent its request and publish to node 0 or 1, stats: ${sent}`);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test("a test cluster refuses a node count it cannot start", async () => {
+  await assert.rejects(startTestCluster({ app: build, nodes: 0 }), (e: KaffixError) => e.code === "INVALID_ARGUMENT");
+  await assert.rejects(startTestCluster({ app: build, nodes: 1.5 }), (e: KaffixError) => e.code === "INVALID_ARGUMENT");
 });
 
 test("the manual clock fires timers in time order and only when advanced", async () => {

@@ -224,6 +224,19 @@ export class Inbound {
     }
   }
 
+  /**
+   * The "received" ranges without the messages that finished meanwhile (their "done" says more).
+   * Copies held for the sender are never finished here: they stay.
+   */
+  #stillOpen(ranges: number[], state: SenderState): number[] {
+    const copies = this.held.of(state.nodeId);
+    const out = new RangeList();
+    for (let i = 0; i < ranges.length; i += 2) {
+      for (let seq = ranges[i]!; seq <= ranges[i + 1]!; seq++) if (state.open.has(seq) || copies?.has(seq)) out.add(seq);
+    }
+    return out.take();
+  }
+
   #scheduleAcks(state: SenderState): void {
     if (!state.flushScheduled) {
       state.flushScheduled = true;
@@ -247,7 +260,7 @@ export class Inbound {
     this.#dirty = [];
     for (const state of dirty) {
       state.flushScheduled = false;
-      const received = stillOpen(state.received.take(), state);
+      const received = this.#stillOpen(state.received.take(), state);
       const finished = state.finished.take();
       for (let r = 0, d = 0; r < received.length || d < finished.length; r += 2 * MAX_RANGES, d += 2 * MAX_RANGES) {
         this.#send(state.nodeId, "control", encodeAck(received.slice(r, r + 2 * MAX_RANGES), finished.slice(d, d + 2 * MAX_RANGES)));
@@ -259,15 +272,6 @@ export class Inbound {
     }
     this.#releases.clear();
   }
-}
-
-/** The ranges without the messages that finished meanwhile: their "done" says more than "received". */
-function stillOpen(ranges: number[], state: SenderState): number[] {
-  const out = new RangeList();
-  for (let i = 0; i < ranges.length; i += 2) {
-    for (let seq = ranges[i]!; seq <= ranges[i + 1]!; seq++) if (state.open.has(seq)) out.add(seq);
-  }
-  return out.take();
 }
 
 function unavailable(service: string): WireError {

@@ -20,6 +20,7 @@ export interface RouterView {
   stream(nodeId: string): PeerStream;
   rttMs(nodeId: string): number | undefined;
   random(): number;
+  now(): number;
 }
 
 /** A routing candidate whose load figures are refreshed before each pick. */
@@ -58,9 +59,9 @@ export class ClusterRouter {
   }
 
   /** Skips `nodeId` for `service` for a while (it said it does not run it, or is stopping). */
-  refuse(nodeId: string, service: string, now: number): void {
+  refuse(nodeId: string, service: string): void {
     if (this.#refusals.size > 10_000) this.#refusals.clear();
-    this.#refusals.set(`${nodeId} ${service}`, now + REFUSAL_MS);
+    this.#refusals.set(`${nodeId} ${service}`, this.#view.now() + REFUSAL_MS);
   }
 
   /**
@@ -68,17 +69,19 @@ export class ClusterRouter {
    * "saturated" when peers run it but none has credit left (and it is not active here); undefined
    * when no node runs it. `exclude` lists nodes not to use (they refused this very message).
    */
-  pick(service: string, local: Mailbox | undefined, key: string | undefined, now: number, exclude?: readonly string[]): Pick {
+  pick(service: string, local: Mailbox | undefined, key: string | undefined, exclude?: readonly string[]): Pick {
     const peers = this.#candidates(service);
     if (peers.length === 0) return local;
     const slots = this.#slots;
     slots.length = 0;
     if (local !== undefined) slots.push(this.#localSlot(local));
     let saturated = 0;
+    const refusals = this.#refusals.size > 0;
+    const now = refusals ? this.#view.now() : 0;
     for (const slot of peers) {
       const stream = slot.destination as PeerStream;
       if (exclude !== undefined && exclude.includes(slot.nodeId)) continue;
-      if (this.#refusals.size > 0 && (this.#refusals.get(`${slot.nodeId} ${service}`) ?? 0) > now) continue;
+      if (refusals && (this.#refusals.get(`${slot.nodeId} ${service}`) ?? 0) > now) continue;
       const link = this.#view.link(slot.nodeId);
       if (link === undefined || link.closed) continue;
       if (stream.saturated) {

@@ -11,8 +11,8 @@ export class PlacedCopy implements CustodyOwner {
   nodeId: string | undefined;
   /** The peer said it holds the copy (or none is needed any more). */
   held = false;
-  /** Clock time the copy was last sent. */
-  sentAt = 0;
+  /** Maintenance round the copy was last sent in. */
+  sentRound = 0;
   #accepted: (() => void) | undefined;
   #acceptance: Promise<void> | undefined;
   readonly #onSafe: (copy: PlacedCopy) => void;

@@ -86,6 +86,9 @@ export class Messaging implements ClusterSide {
   #reinject: { service: string; body: Uint8Array }[] = [];
   #copyTurn = 0;
   #nextSeq = 1;
+  /** Maintenance rounds so far (from 1); a transmission records the round it happened in. */
+  #round = 1;
+  readonly #resendRounds: number;
   #timer: TimerHandle | undefined;
   #parkedScheduled = false;
   #refusing = false;
@@ -111,6 +114,7 @@ export class Messaging implements ClusterSide {
       link: (nodeId) => this.#transport.links.get(nodeId),
       stream: (nodeId) => this.#stream(nodeId),
       rttMs: (nodeId) => this.#membership.estimateRttMs(nodeId),
+      now: () => this.#clock.now(),
       random: options.random,
     });
     const messaging = this;
@@ -129,6 +133,7 @@ export class Messaging implements ClusterSide {
     this.#unsubscribe = this.#membership.onChange((change) => this.#membershipChanged(change));
     this.#transport.onLink((link) => this.#linked(link));
     const tickMs = options.tickMs ?? 200;
+    this.#resendRounds = Math.max(1, Math.ceil(RESEND_MS / tickMs));
     const tick = () => {
       if (this.#stopped) return;
       this.#maintain();
@@ -155,7 +160,7 @@ export class Messaging implements ClusterSide {
   // ── ClusterSide: what the runtime asks ──────────────────────────────────────────────────────────
 
   route(serviceId: string, local: Mailbox | undefined, key: string | undefined): Route | undefined {
-    const picked = this.#router.pick(serviceId, local, key, this.#clock.now());
+    const picked = this.#router.pick(serviceId, local, key);
     if (picked === undefined || picked instanceof Mailbox) return picked;
     if (picked === "saturated") return this.#waitRoute;
     return this.#routes.get(picked) ?? this.#routeTo(picked);
@@ -260,12 +265,12 @@ export class Messaging implements ClusterSide {
 
   #transmit(stream: PeerStream, outgoing: Outgoing): void {
     const link = this.#transport.links.get(stream.nodeId);
-    outgoing.sentAt = 0;
+    outgoing.sentRound = 0;
     if (link === undefined || link.closed) return;
     const floor = stream.floor(this.#nextSeq);
     const timeoutMs = outgoing.isRequest ? outgoing.deadline - this.#clock.now() : undefined;
     try {
-      if (link.send("data", encodeMessage(outgoing.seq, floor, outgoing.service, outgoing.body, timeoutMs))) outgoing.sentAt = this.#clock.now();
+      if (link.send("data", encodeMessage(outgoing.seq, floor, outgoing.service, outgoing.body, timeoutMs))) outgoing.sentRound = this.#round;
     } catch {
       // the link closed under us: resent on the next one
     }
@@ -309,7 +314,7 @@ export class Messaging implements ClusterSide {
         continue;
       }
       const local = this.#runtime.localMailbox(outgoing.service);
-      const picked = this.#router.pick(outgoing.service, local, outgoing.key, now, outgoing.refusedBy);
+      const picked = this.#router.pick(outgoing.service, local, outgoing.key, outgoing.refusedBy);
       if (picked instanceof Mailbox) this.#handOver(outgoing);
       else if (picked instanceof PeerStream) this.#send(picked, outgoing);
       else if (outgoing.awaitingAcceptance && now >= outgoing.acceptBy) {
@@ -368,7 +373,7 @@ export class Messaging implements ClusterSide {
 
   #transmitCopy(copy: PlacedCopy): void {
     const link = this.#transport.links.get(copy.nodeId!);
-    copy.sentAt = this.#clock.now();
+    copy.sentRound = this.#round;
     if (link === undefined || link.closed) return;
     try {
       link.send("data", encodeCopy(copy.seq, copy.delivery.service, copy.body));
@@ -439,7 +444,7 @@ export class Messaging implements ClusterSide {
 
   #refused(outgoing: Outgoing, by: string, error: KaffixError): void {
     if (error.retryable) {
-      this.#router.refuse(by, outgoing.service, this.#clock.now());
+      this.#router.refuse(by, outgoing.service);
       (outgoing.refusedBy ??= []).push(by);
       this.#counts.rerouted++;
       this.#park(outgoing);
@@ -520,7 +525,7 @@ export class Messaging implements ClusterSide {
 
   /** The periodic round: resends what was not acknowledged, relinks, reroutes what waits, retries re-injections. */
   #maintain(): void {
-    const now = this.#clock.now();
+    const round = ++this.#round;
     for (const stream of this.#streams.values()) {
       let link: Link | undefined;
       for (const outgoing of stream.entries.values()) {
@@ -528,7 +533,7 @@ export class Messaging implements ClusterSide {
           stream.remove(outgoing.seq); // a request that timed out: its credit comes back
           continue;
         }
-        if (outgoing.held || now - outgoing.sentAt < RESEND_MS) continue;
+        if (outgoing.held || round - outgoing.sentRound < this.#resendRounds) continue;
         link ??= this.#transport.links.get(stream.nodeId);
         if (link === undefined || link.closed) break;
         this.#resend(stream, outgoing);
@@ -539,7 +544,7 @@ export class Messaging implements ClusterSide {
       }
     }
     for (const copy of this.#placed.values()) {
-      if (copy.held || copy.nodeId === undefined || now - copy.sentAt < RESEND_MS) continue;
+      if (copy.held || copy.nodeId === undefined || round - copy.sentRound < this.#resendRounds) continue;
       this.#transmitCopy(copy);
     }
     if (this.#parked.length > 0) this.#routeParked();

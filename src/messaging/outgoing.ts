@@ -21,8 +21,8 @@ export class Outgoing implements Expirable {
   seq = 0;
   /** Node the message was last sent to; undefined while parked. */
   nodeId: string | undefined;
-  /** Clock time of the last transmission; 0 when it could not be written yet. */
-  sentAt = 0;
+  /** Maintenance round of the last transmission (see Messaging); 0 when it could not be written yet. */
+  sentRound = 0;
   /** The receiver said it holds the message. */
   held = false;
   /** A request's caller has its answer, or a publish failed for good: nothing more happens. */

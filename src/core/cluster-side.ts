@@ -19,6 +19,8 @@ export interface RemoteRoute {
 export type Route = Mailbox | RemoteRoute;
 
 export interface ClusterSide {
+  /** True while no other member is alive: every message stays here and nothing is copied (the fast path). */
+  readonly alone: boolean;
   /**
    * Where the next message for `serviceId` goes: `local` (this node's mailbox, when the service is
    * active here), a remote node, or undefined when no node runs it now.

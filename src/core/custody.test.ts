@@ -18,10 +18,10 @@ function scene(owned = true): Scene {
   const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
   const delivery = new Delivery(host, "svc", pino({ level: "silent" }), "m", Infinity);
   const events: string[] = [];
-  delivery.expectReply(
-    (value) => events.push(`reply:${String(value)}`),
-    (error) => events.push(`error:${error.code}`),
-  );
+  delivery.expectReply({
+    resolve: (value) => events.push(`reply:${String(value)}`),
+    reject: (error) => events.push(`error:${error.code}`),
+  });
   if (owned) {
     const owner: CustodyOwner = {
       childSafe: (child) => {

@@ -26,8 +26,11 @@ export interface CustodyOwner {
 /** The owner of nested requests' custody: the caller is waiting for the reply, so nothing else needs telling. */
 export const REPLY_ONLY: CustodyOwner = { childSafe() {} };
 
-type Resolve = (value: unknown) => void;
-type Reject = (error: KaffixError) => void;
+/** Where a request's outcome goes: the caller's promise, or the reply frame to another node. */
+export interface ReplyTo {
+  resolve(value: unknown): void;
+  reject(error: KaffixError): void;
+}
 
 const noop = () => {};
 
@@ -60,8 +63,7 @@ export class Delivery implements Context, CustodyOwner {
   #outcome: 0 | 1 | 2 | 3 = 0;
   #outcomeValue: unknown;
   /** Set for requests only: where the reply goes. */
-  #resolve: Resolve | undefined;
-  #reject: Reject | undefined;
+  #replyTo: ReplyTo | undefined;
 
   constructor(host: DeliveryHost, service: string, log: Logger, message: unknown, deadline: number) {
     this.#host = host;
@@ -72,9 +74,8 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   /** Makes this delivery a request whose outcome settles a caller's promise. */
-  expectReply(resolve: Resolve, reject: Reject): void {
-    this.#resolve = resolve;
-    this.#reject = reject;
+  expectReply(replyTo: ReplyTo): void {
+    this.#replyTo = replyTo;
   }
 
   get node(): string {
@@ -82,7 +83,7 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   get isRequest(): boolean {
-    return this.#resolve !== undefined;
+    return this.#replyTo !== undefined;
   }
 
   publish<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: PublishOptions): Promise<void> {
@@ -144,14 +145,14 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   resolve(value: unknown): void {
-    if (this.settled || this.#resolve === undefined) return;
+    if (this.settled || this.#replyTo === undefined) return;
     this.settled = true;
-    this.#resolve(value);
+    this.#replyTo.resolve(value);
   }
 
   reject(error: KaffixError): void {
-    if (this.settled || this.#reject === undefined) return;
+    if (this.settled || this.#replyTo === undefined) return;
     this.settled = true;
-    this.#reject(error);
+    this.#replyTo.reject(error);
   }
 }

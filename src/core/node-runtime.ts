@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
 import type { ClusterSide, Route } from "./cluster-side.js";
+import { deferred } from "./deferred.js";
 import { ACCEPTED, Delivery, REPLY_ONLY, type CustodyOwner, type DeliveryHost } from "./delivery.js";
 import { DrainScheduler } from "./drain-scheduler.js";
 import { Mailbox, type MailboxHost } from "./mailbox.js";
@@ -182,6 +183,36 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent?: Delivery): Promise<void> {
+    const cluster = this.#cluster;
+    // The fast path, kept small so it stays inlined: nobody else to reach and no custody to keep.
+    if ((cluster === undefined || cluster.alone) && parent?.owner === undefined) return this.#publishHere(target, message, options, parent);
+    return this.#publishAnywhere(target, message, options, parent, cluster);
+  }
+
+  #publishHere(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent: Delivery | undefined): Promise<void> {
+    const timeoutMs = timeoutOf(options);
+    if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
+    const registration = this.#registrationOf(target);
+    if (registration instanceof KaffixError) return Promise.reject(registration);
+    const mailbox = this.#route(registration, undefined, undefined);
+    if (!(mailbox instanceof Mailbox)) return Promise.reject(mailbox);
+    if (parent === undefined && mailbox.schema !== undefined) {
+      const checked = this.#validate(registration, message);
+      if (checked instanceof KaffixError) return Promise.reject(checked);
+      message = checked;
+    }
+    let waitMs = timeoutMs;
+    if (parent !== undefined && parent.deadline !== Infinity) waitMs = Math.min(waitMs, parent.deadline - this.clock.now());
+    return mailbox.offer(new Delivery(this, mailbox.id, mailbox.log, message, Infinity), waitMs);
+  }
+
+  #publishAnywhere(
+    target: ServiceClass | string,
+    message: unknown,
+    options: PublishOptions | undefined,
+    parent: Delivery | undefined,
+    cluster: ClusterSide | undefined,
+  ): Promise<void> {
     const timeoutMs = timeoutOf(options);
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);
@@ -193,9 +224,10 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     }
     let waitMs = timeoutMs;
     if (parent !== undefined && parent.deadline !== Infinity) waitMs = Math.min(waitMs, parent.deadline - this.clock.now());
-    const key = this.#cluster === undefined ? undefined : keyOf(options, registration, message);
+    if (cluster?.alone) cluster = undefined;
+    const key = cluster === undefined ? undefined : keyOf(options, registration, message);
     if (key instanceof KaffixError) return Promise.reject(key);
-    const route = this.#route(registration, key);
+    const route = this.#route(registration, key, cluster);
     if (route instanceof KaffixError) return Promise.reject(route);
     // A parent that someone holds custody of must hear when each of its children is safe.
     const custodian = parent?.owner === undefined ? undefined : parent;
@@ -208,8 +240,8 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     if (custodian !== undefined) {
       custodian.childStarted();
       delivery.owner = custodian;
-    } else if (parent === undefined && this.#cluster !== undefined) {
-      copied = this.#cluster.copy(delivery); // before the offer: the handler may start on the next microtask
+    } else if (parent === undefined && cluster !== undefined) {
+      copied = cluster.copy(delivery); // before the offer: the handler may start on the next microtask
     }
     const accepted = route.offer(delivery, waitMs);
     if (delivery.owner !== undefined && accepted !== ACCEPTED) {
@@ -232,19 +264,25 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     }
     const now = this.clock.now();
     const deadline = Math.min(now + timeoutMs, parent === undefined ? Infinity : parent.deadline);
-    const key = this.#cluster === undefined ? undefined : keyOf(options, registration, message);
+    const cluster = this.#cluster?.alone === false ? this.#cluster : undefined;
+    const key = cluster === undefined ? undefined : keyOf(options, registration, message);
     if (key instanceof KaffixError) return Promise.reject(key);
-    const route = this.#route(registration, key);
+    const route = this.#route(registration, key, cluster);
     if (route instanceof KaffixError) return Promise.reject(route);
     if (!(route instanceof Mailbox)) return route.request(registration.id, message, deadline, key);
-    const delivery = new Delivery(this, route.id, route.log, message, deadline);
+    return this.#requestHere(route, message, deadline, now, parent);
+  }
+
+  #requestHere(mailbox: Mailbox, message: unknown, deadline: number, now: number, parent: Delivery | undefined): Promise<unknown> {
+    const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
     // In a held chain, the reply waits until what the handler published is safe (the caller holds nothing).
     if (parent?.owner !== undefined) delivery.owner = REPLY_ONLY;
-    const reply = new Promise((resolve, reject) => delivery.expectReply(resolve, reject));
+    const reply = deferred<unknown>();
+    delivery.expectReply(reply);
     this.#deadlines.track(delivery);
-    const accepted = route.offer(delivery, deadline - now);
+    const accepted = mailbox.offer(delivery, deadline - now);
     if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
-    return reply;
+    return reply.promise;
   }
 
   /**
@@ -287,9 +325,9 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   /** Where a message for the service goes, or the error that says why nowhere. */
-  #route(registration: Registration, key: string | undefined): Route | KaffixError {
+  #route(registration: Registration, key: string | undefined, cluster: ClusterSide | undefined): Route | KaffixError {
     const local = this.#router.pick(registration.id);
-    const route = this.#cluster === undefined ? local : this.#cluster.route(registration.id, local, key);
+    const route = cluster === undefined ? local : cluster.route(registration.id, local, key);
     if (route !== undefined) return route;
     if (this.#stopped) return new KaffixError("STOPPING", `the node is stopping; "${registration.id}" takes no new messages`);
     return new KaffixError("SERVICE_UNAVAILABLE", `no running node serves "${registration.id}"`, {

@@ -2,7 +2,7 @@
 
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
-import { ACCEPTED } from "../core/delivery.js";
+import { ACCEPTED, type CustodyOwner, type ReplyTo } from "../core/delivery.js";
 import type { NodeRuntime } from "../core/node-runtime.js";
 import { RequestDeadlines } from "../core/request-deadlines.js";
 import { KaffixError, toKaffixError, type WireError } from "../errors.js";
@@ -158,24 +158,30 @@ export class Inbound {
     try {
       message = decode(body);
     } catch (error) {
-      return this.#reply(from, seq, false, toKaffixError(error, "DECODE_ERROR").toWire());
+      return this.reply(from, seq, false, toKaffixError(error, "DECODE_ERROR").toWire());
     }
     const deadline = this.#host.clock.now() + timeoutMs;
-    const owner = { childSafe: () => state.open.delete(seq) };
-    const taken = this.#host.runtime.accept(service, message, deadline, owner, timeoutMs);
+    const request = new RemoteRequest(this, state, seq);
+    const taken = this.#host.runtime.accept(service, message, deadline, request, timeoutMs);
     if (taken === undefined) return this.#nack(from, seq, unavailable(service));
     this.stats.received++;
     state.open.set(seq, true);
     const { delivery, accepted } = taken;
-    delivery.expectReply(
-      (value) => this.#reply(from, seq, true, value),
-      (error) => {
-        state.open.delete(seq);
-        this.#reply(from, seq, false, error.toWire());
-      },
-    );
+    delivery.expectReply(request);
     this.#deadlines.track(delivery);
     if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
+  }
+
+  /** Sends a request's outcome back to the node that asked. */
+  reply(to: string, seq: number, ok: boolean, value: unknown): void {
+    let body: Uint8Array;
+    try {
+      body = encode(value);
+    } catch (error) {
+      ok = false;
+      body = encode(toKaffixError(error, "INVALID_ARGUMENT").toWire());
+    }
+    this.#send(to, "data", encodeReply(seq, ok, body));
   }
 
   #onCopy(from: string, seq: number, service: string, body: Uint8Array): void {
@@ -195,17 +201,6 @@ export class Inbound {
       return new KaffixError("QUEUE_FULL", `more than ${MAX_OPEN_PER_SENDER} messages from one node in progress`, { data: { service } }).toWire();
     }
     return undefined;
-  }
-
-  #reply(to: string, seq: number, ok: boolean, value: unknown): void {
-    let body: Uint8Array;
-    try {
-      body = encode(value);
-    } catch (error) {
-      ok = false;
-      body = encode(toKaffixError(error, "INVALID_ARGUMENT").toWire());
-    }
-    this.#send(to, "data", encodeReply(seq, ok, body));
   }
 
   #nack(to: string, seq: number, error: WireError): void {
@@ -271,6 +266,32 @@ export class Inbound {
       for (let i = 0; i < ranges.length; i += 2 * MAX_RANGES) this.#send(nodeId, "data", encodeRelease(ranges.slice(i, i + 2 * MAX_RANGES)));
     }
     this.#releases.clear();
+  }
+}
+
+/** A request from another node: the custody owner of its delivery, and where its reply goes (one object, no closures). */
+class RemoteRequest implements CustodyOwner, ReplyTo {
+  readonly #inbound: Inbound;
+  readonly #state: SenderState;
+  readonly #seq: number;
+
+  constructor(inbound: Inbound, state: SenderState, seq: number) {
+    this.#inbound = inbound;
+    this.#state = state;
+    this.#seq = seq;
+  }
+
+  childSafe(): void {
+    this.#state.open.delete(this.#seq);
+  }
+
+  resolve(value: unknown): void {
+    this.#inbound.reply(this.#state.nodeId, this.#seq, true, value);
+  }
+
+  reject(error: KaffixError): void {
+    this.#state.open.delete(this.#seq);
+    this.#inbound.reply(this.#state.nodeId, this.#seq, false, error.toWire());
   }
 }
 

@@ -15,7 +15,7 @@ import { cpus } from "node:os";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Membership } from "../cluster/membership.js";
-import type { MembershipDiff } from "../cluster/membership-snapshot.js";
+import type { MembershipDiff, MembershipSnapshot } from "../cluster/membership-snapshot.js";
 import type { ClusterSide, RemoteRoute, Route } from "../core/cluster-side.js";
 import type { Delivery } from "../core/delivery.js";
 import { Mailbox } from "../core/mailbox.js";
@@ -93,6 +93,8 @@ export class Messaging implements ClusterSide {
   #parkedScheduled = false;
   #refusing = false;
   #stopped = false;
+  /** No other member alive (kept up to date from membership changes). */
+  #alone = true;
   readonly #unsubscribe: () => void;
   readonly #counts = { sent: 0, resent: 0, rerouted: 0, malformed: 0 };
   /** Where fresh messages wait when every peer running their service is out of credit. */
@@ -130,7 +132,7 @@ export class Messaging implements ClusterSide {
     this.#deadlines = new RequestDeadlines(this.#clock);
     this.#waitRoute = this.#routeTo(undefined);
     this.#membership.onPayload((link, lane, payload) => this.#receive(link, lane, payload));
-    this.#unsubscribe = this.#membership.onChange((change) => this.#membershipChanged(change));
+    this.#unsubscribe = this.#membership.onChange((change, snapshot) => this.#membershipChanged(change, snapshot));
     this.#transport.onLink((link) => this.#linked(link));
     const tickMs = options.tickMs ?? 200;
     this.#resendRounds = Math.max(1, Math.ceil(RESEND_MS / tickMs));
@@ -158,6 +160,10 @@ export class Messaging implements ClusterSide {
   }
 
   // ── ClusterSide: what the runtime asks ──────────────────────────────────────────────────────────
+
+  get alone(): boolean {
+    return this.#alone;
+  }
 
   route(serviceId: string, local: Mailbox | undefined, key: string | undefined): Route | undefined {
     const picked = this.#router.pick(serviceId, local, key);
@@ -483,8 +489,9 @@ export class Messaging implements ClusterSide {
     this.#transmit(stream, outgoing);
   }
 
-  #membershipChanged(change: MembershipDiff): void {
+  #membershipChanged(change: MembershipDiff, snapshot: MembershipSnapshot): void {
     this.#router.invalidate();
+    this.#alone = snapshot.live().length <= 1;
     for (const member of [...change.died, ...change.left]) this.#gone(member.nodeId);
   }
 

@@ -1,10 +1,10 @@
 // One message this node sent to another and still holds: until the receiver says it is done, it may be resent or rerouted.
 
+import { deferred, type Deferred } from "../core/deferred.js";
 import type { Delivery } from "../core/delivery.js";
 import type { Expirable } from "../core/request-deadlines.js";
 import type { KaffixError } from "../errors.js";
 
-type Settle<T> = (value: T) => void;
 
 export class Outgoing implements Expirable {
   // Fixed at construction.
@@ -32,10 +32,10 @@ export class Outgoing implements Expirable {
   /** Nodes that refused the message (not running the service, stopping); skipped when it is rerouted. */
   refusedBy: string[] | undefined;
   /** A publisher still waiting to hear its message is held somewhere. */
-  #accepted: { resolve: Settle<void>; reject: Settle<KaffixError> } | undefined;
+  #accepted: Deferred<void> | undefined;
   /** The message whose handler published this one, waiting for it to be safe. */
   #custodian: Delivery | undefined;
-  #reply: { resolve: Settle<unknown>; reject: Settle<KaffixError> } | undefined;
+  #reply: Deferred<unknown> | undefined;
 
   constructor(service: string, message: unknown, body: Uint8Array, key: string | undefined, deadline: number, isRequest: boolean) {
     this.service = service;
@@ -50,14 +50,14 @@ export class Outgoing implements Expirable {
   static publish(service: string, message: unknown, body: Uint8Array, key: string | undefined, custodian: Delivery | undefined): { outgoing: Outgoing; accepted: Promise<void> } {
     const outgoing = new Outgoing(service, message, body, key, Infinity, false);
     outgoing.#custodian = custodian;
-    const accepted = new Promise<void>((resolve, reject) => (outgoing.#accepted = { resolve, reject }));
-    return { outgoing, accepted };
+    outgoing.#accepted = deferred<void>();
+    return { outgoing, accepted: outgoing.#accepted.promise };
   }
 
   static request(service: string, message: unknown, body: Uint8Array, key: string | undefined, deadline: number): { outgoing: Outgoing; reply: Promise<unknown> } {
     const outgoing = new Outgoing(service, message, body, key, deadline, true);
-    const reply = new Promise<unknown>((resolve, reject) => (outgoing.#reply = { resolve, reject }));
-    return { outgoing, reply };
+    outgoing.#reply = deferred<unknown>();
+    return { outgoing, reply: outgoing.#reply.promise };
   }
 
   /** True while a publisher waits to hear that the message is held: it may still be refused. */

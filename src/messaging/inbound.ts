@@ -41,6 +41,8 @@ export class Inbound {
   /** Releases of copies to send, by the peer holding them. */
   readonly #releases = new Map<string, RangeList>();
   #dirty: SenderState[] = [];
+  /** Copies of departed nodes waiting to be re-injected (the runtime refused them for now). */
+  #reinject: { service: string; body: Uint8Array }[] = [];
   #flushScheduled = false;
   readonly #ackDone = (state: SenderState) => this.#scheduleAcks(state);
   readonly #flush = () => this.#flushNow();
@@ -81,11 +83,31 @@ export class Inbound {
     this.#scheduleFlush();
   }
 
-  /** Forgets a sender that died or left; returns the copies held for it, to re-inject. */
-  forget(nodeId: string): { service: string; body: Uint8Array }[] {
+  /** Forgets a sender that died or left, and re-injects the copies held for it: they are ours to deliver now. */
+  forget(nodeId: string): void {
     this.#senders.delete(nodeId);
     this.#releases.delete(nodeId);
-    return this.held.takeAll(nodeId);
+    const copies = this.held.takeAll(nodeId);
+    if (copies.length === 0) return;
+    this.#host.logger.info({ node: nodeId, messages: copies.length }, "re-injecting messages the departed node had copied here");
+    this.#reinject.push(...copies);
+    this.reinject();
+  }
+
+  /** Publishes the orphaned copies as if they came from outside here; one refused now is tried again later. */
+  reinject(): void {
+    if (this.#reinject.length === 0) return;
+    const pending = this.#reinject;
+    this.#reinject = [];
+    for (const copy of pending) {
+      let message: unknown;
+      try {
+        message = decode(copy.body);
+      } catch {
+        continue; // it decoded when it was copied; never expected
+      }
+      this.#host.runtime.publish(copy.service, message, undefined).catch(() => this.#reinject.push(copy));
+    }
   }
 
   stop(): void {

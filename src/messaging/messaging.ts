@@ -1,15 +1,8 @@
 // Cross-node delivery: routes messages to other nodes, holds them until they are safe, and reroutes them when a node dies.
 //
-// The protocol (frames.ts has the bytes; ARCHITECTURE.md and docs/delivery.md the contract):
-// - Every message sent to a peer stays in that peer's stream (the outbox) until the peer acks it done:
-//   its handler finished and everything it published is safe. A stream holds at most a window of
-//   messages (the credit per link); a publisher facing a saturated cluster waits, then gets QUEUE_FULL.
-// - The peer acks "received" as soon as the message is queued there: two nodes hold it from then on,
-//   so the publisher's promise resolves and the handler that published it may finish.
-// - A peer that dies or leaves: its stream's messages are rerouted. A link that breaks: the messages
-//   are sent again on the next link; the receiver's dedupe window answers for those it has seen.
-// - A message accepted here from outside any handler is copied to one peer before `publish` resolves
-//   (copies.ts); the peer re-injects it if this node dies first.
+// The protocol's bytes are in frames.ts, how it keeps messages safe in ARCHITECTURE.md ("Cross-node
+// delivery"), the contract users get in docs/delivery.md. This class wires the parts: outbox streams,
+// parking (parking.ts), copies (copy-keeper.ts), the receiving side (inbound.ts) and the router.
 
 import { cpus } from "node:os";
 import type { Logger } from "pino";
@@ -23,12 +16,14 @@ import type { NodeRuntime } from "../core/node-runtime.js";
 import { RequestDeadlines } from "../core/request-deadlines.js";
 import { KaffixError, toKaffixError } from "../errors.js";
 import type { Lane, Link, Transport } from "../transport/transport.js";
-import { decode, encode } from "../wire/codec.js";
+import { decode } from "../wire/codec.js";
 import { ClusterRouter } from "./cluster-router.js";
-import { PlacedCopy } from "./copies.js";
-import { ControlKind, DataKind, decodeControl, decodeData, decodeWireError, encodeCopy, encodeMessage, forEachInRanges, type ControlFrame } from "./frames.js";
+import { CopyKeeper } from "./copy-keeper.js";
+import { ControlKind, DataKind, decodeControl, decodeData, decodeWireError, encodeMessage, forEachInRanges, type ControlFrame } from "./frames.js";
 import { Inbound } from "./inbound.js";
-import { Outgoing } from "./outgoing.js";
+import type { Outgoing } from "./outgoing.js";
+import { Parking } from "./parking.js";
+import { peerRoute, type PeerRouteHost } from "./peer-route.js";
 import { DEFAULT_WINDOW, PeerStream } from "./peer-stream.js";
 
 export interface MessagingOptions {
@@ -50,8 +45,6 @@ export interface MessagingOptions {
 
 /** A message not acknowledged as held within this long is sent again (the receiver dedupes). */
 const RESEND_MS = 1_000;
-/** Most messages waiting for a destination (fresh publishes under saturation and reroutes). */
-const MAX_PARKED = 100_000;
 
 export interface MessagingStats {
   sent: number;
@@ -80,23 +73,22 @@ export class Messaging implements ClusterSide {
   readonly #deadlines: RequestDeadlines;
   readonly #streams = new Map<string, PeerStream>();
   readonly #routes = new Map<PeerStream, RemoteRoute>();
-  /** Copies this node placed on peers, by sequence number. */
-  readonly #placed = new Map<number, PlacedCopy>();
-  #parked: Outgoing[] = [];
-  #reinject: { service: string; body: Uint8Array }[] = [];
-  #copyTurn = 0;
+  readonly #copies: CopyKeeper;
+  readonly #parking: Parking;
+  /** Nodes being dialed by the maintenance round. */
+  readonly #relinking = new Set<string>();
   #nextSeq = 1;
   /** Maintenance rounds so far (from 1); a transmission records the round it happened in. */
   #round = 1;
   readonly #resendRounds: number;
   #timer: TimerHandle | undefined;
-  #parkedScheduled = false;
   #refusing = false;
   #stopped = false;
   /** No other member alive (kept up to date from membership changes). */
   #alone = true;
   readonly #unsubscribe: () => void;
   readonly #counts = { sent: 0, resent: 0, rerouted: 0, malformed: 0 };
+  readonly #routeHost: PeerRouteHost;
   /** Where fresh messages wait when every peer running their service is out of credit. */
   readonly #waitRoute: RemoteRoute;
 
@@ -130,6 +122,28 @@ export class Messaging implements ClusterSide {
       },
     });
     this.#deadlines = new RequestDeadlines(this.#clock);
+    this.#copies = new CopyKeeper({
+      membership: this.#membership,
+      transport: this.#transport,
+      nextSeq: () => this.#nextSeq++,
+      round: () => this.#round,
+      release: (nodeId, seq) => this.#inbound.release(nodeId, seq),
+    });
+    this.#parking = new Parking({
+      runtime: this.#runtime,
+      clock: this.#clock,
+      pick: (outgoing) => this.#router.pick(outgoing.service, this.#runtime.localMailbox(outgoing.service), outgoing.key, outgoing.refusedBy),
+      send: (stream, outgoing) => this.#send(stream, outgoing),
+      get stopped() {
+        return messaging.#stopped;
+      },
+    });
+    this.#routeHost = {
+      send: (stream, outgoing) => this.#send(stream, outgoing),
+      wait: (outgoing, waitMs) => this.#parking.wait(outgoing, waitMs),
+      track: (outgoing) => this.#deadlines.track(outgoing),
+      now: () => this.#clock.now(),
+    };
     this.#waitRoute = this.#routeTo(undefined);
     this.#membership.onPayload((link, lane, payload) => this.#receive(link, lane, payload));
     this.#unsubscribe = this.#membership.onChange((change, snapshot) => this.#membershipChanged(change, snapshot));
@@ -154,7 +168,7 @@ export class Messaging implements ClusterSide {
       duplicates: inbound.duplicates,
       refused: inbound.refused,
       outbox,
-      parked: this.#parked.length,
+      parked: this.#parking.size,
       heldCopies: this.#inbound.held.count,
     };
   }
@@ -173,19 +187,7 @@ export class Messaging implements ClusterSide {
   }
 
   copy(delivery: Delivery): Promise<void> | undefined {
-    const peer = this.#copyPeer(undefined);
-    if (peer === undefined) return undefined;
-    let body: Uint8Array;
-    try {
-      body = encode(delivery.message);
-    } catch {
-      return undefined; // it could not cross the wire anyway; it is processed here, without a second copy
-    }
-    const copy = new PlacedCopy(delivery, body, (safe) => this.#copySafe(safe));
-    delivery.owner = copy;
-    const accepted = copy.accepted();
-    this.#place(copy, peer);
-    return accepted;
+    return this.#copies.copy(delivery);
   }
 
   // ── Lifecycle ───────────────────────────────────────────────────────────────────────────────────
@@ -198,7 +200,7 @@ export class Messaging implements ClusterSide {
   /** Resolves once nothing this node sent is unfinished (or at `deadline`): safe to leave. */
   async drained(deadline: number): Promise<boolean> {
     while (this.#clock.now() < deadline) {
-      if (this.stats.outbox === 0 && this.#parked.length === 0 && this.#placed.size === 0) return true;
+      if (this.stats.outbox === 0 && this.#parking.size === 0 && this.#copies.size === 0) return true;
       await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, 20));
     }
     return false;
@@ -212,11 +214,10 @@ export class Messaging implements ClusterSide {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#unsubscribe();
     const stopping = new KaffixError("STOPPING", "the node stopped before the message could be sent");
-    for (const outgoing of this.#parked) if (!outgoing.held) outgoing.refuse(stopping);
-    this.#parked = [];
+    this.#parking.stop(stopping);
     this.#deadlines.rejectAll(stopping);
     this.#inbound.stop();
-    for (const copy of this.#placed.values()) copy.markHeld();
+    this.#copies.stop();
   }
 
   // ── Sending ─────────────────────────────────────────────────────────────────────────────────────
@@ -229,35 +230,7 @@ export class Messaging implements ClusterSide {
 
   /** The route the runtime uses for one peer (or, for undefined, for waiting until one has credit). */
   #routeTo(stream: PeerStream | undefined): RemoteRoute {
-    const route: RemoteRoute = {
-      nodeId: stream?.nodeId ?? "",
-      publish: (service, message, custodian, waitMs, key) => {
-        let body: Uint8Array;
-        try {
-          body = encode(message);
-        } catch (error) {
-          custodian?.childSafe();
-          return Promise.reject(error);
-        }
-        const { outgoing, accepted } = Outgoing.publish(service, message, body, key, custodian);
-        if (stream !== undefined) this.#send(stream, outgoing);
-        else this.#wait(outgoing, waitMs);
-        return accepted;
-      },
-      request: (service, message, deadline, key) => {
-        let body: Uint8Array;
-        try {
-          body = encode(message);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        const { outgoing, reply } = Outgoing.request(service, message, body, key, deadline);
-        this.#deadlines.track(outgoing);
-        if (stream !== undefined) this.#send(stream, outgoing);
-        else this.#wait(outgoing, deadline - this.#clock.now());
-        return reply;
-      },
-    };
+    const route = peerRoute(stream, this.#routeHost);
     if (stream !== undefined) this.#routes.set(stream, route);
     return route;
   }
@@ -280,129 +253,6 @@ export class Messaging implements ClusterSide {
     } catch {
       // the link closed under us: resent on the next one
     }
-  }
-
-  /** Parks a fresh message until some peer has credit, for at most `waitMs`. */
-  #wait(outgoing: Outgoing, waitMs: number): void {
-    if (this.#parked.length >= MAX_PARKED) {
-      outgoing.refuse(new KaffixError("QUEUE_FULL", `the cluster is saturated: ${MAX_PARKED} messages wait for a node with room`));
-      return;
-    }
-    outgoing.acceptBy = this.#clock.now() + Math.max(0, waitMs);
-    this.#park(outgoing);
-  }
-
-  /** Queues a message for (re)routing on the next turn. */
-  #park(outgoing: Outgoing): void {
-    outgoing.nodeId = undefined;
-    this.#parked.push(outgoing);
-    this.#scheduleParked();
-  }
-
-  #scheduleParked(): void {
-    if (this.#parkedScheduled || this.#parked.length === 0) return;
-    this.#parkedScheduled = true;
-    setImmediate(() => {
-      this.#parkedScheduled = false;
-      this.#routeParked();
-    });
-  }
-
-  #routeParked(): void {
-    if (this.#parked.length === 0 || this.#stopped) return;
-    const now = this.#clock.now();
-    const parked = this.#parked;
-    this.#parked = [];
-    for (const outgoing of parked) {
-      if (outgoing.settled) continue;
-      if (outgoing.isRequest && outgoing.deadline <= now) {
-        outgoing.reject(new KaffixError("TIMEOUT", `no reply from service "${outgoing.service}" before the deadline`));
-        continue;
-      }
-      const local = this.#runtime.localMailbox(outgoing.service);
-      const picked = this.#router.pick(outgoing.service, local, outgoing.key, outgoing.refusedBy);
-      if (picked instanceof Mailbox) this.#handOver(outgoing);
-      else if (picked instanceof PeerStream) this.#send(picked, outgoing);
-      else if (outgoing.awaitingAcceptance && now >= outgoing.acceptBy) {
-        outgoing.refuse(
-          picked === "saturated"
-            ? new KaffixError("QUEUE_FULL", `every node running "${outgoing.service}" is saturated`, { data: { service: outgoing.service } })
-            : new KaffixError("SERVICE_UNAVAILABLE", `no running node serves "${outgoing.service}"`, { data: { service: outgoing.service } }),
-        );
-      } else {
-        if (picked === undefined) outgoing.refusedBy = undefined; // every node refused once: try them again
-        this.#parked.push(outgoing);
-      }
-    }
-  }
-
-  /** A parked message whose best destination is this node: it goes through the runtime like a fresh one. */
-  #handOver(outgoing: Outgoing): void {
-    if (outgoing.isRequest) {
-      const timeoutMs = Math.max(1, outgoing.deadline - this.#clock.now());
-      this.#runtime.request(outgoing.service, outgoing.message, { timeoutMs, key: outgoing.key }).then(
-        (value) => outgoing.resolve(value),
-        (error: unknown) => outgoing.reject(toKaffixError(error, "INTERNAL")),
-      );
-      return;
-    }
-    this.#runtime.publish(outgoing.service, outgoing.message, { key: outgoing.key }).then(
-      () => outgoing.markHeld(),
-      () => this.#park(outgoing), // refused here too (e.g. stopping): try again elsewhere
-    );
-  }
-
-  // ── Copies ──────────────────────────────────────────────────────────────────────────────────────
-
-  /** A peer to hold a copy: the linked, alive members in turn. */
-  #copyPeer(exclude: string | undefined): string | undefined {
-    const alive = this.#membership.snapshot().alive();
-    const n = alive.length;
-    for (let i = 0; i < n; i++) {
-      const member = alive[(this.#copyTurn + i) % n]!;
-      if (member.nodeId === this.#membership.nodeId || member.nodeId === exclude) continue;
-      const link = this.#transport.links.get(member.nodeId);
-      if (link === undefined || link.closed) continue;
-      this.#copyTurn = (this.#copyTurn + i + 1) % n;
-      return member.nodeId;
-    }
-    return undefined;
-  }
-
-  #place(copy: PlacedCopy, nodeId: string): void {
-    copy.seq = this.#nextSeq++;
-    copy.nodeId = nodeId;
-    copy.held = false;
-    this.#placed.set(copy.seq, copy);
-    this.#transmitCopy(copy);
-  }
-
-  #transmitCopy(copy: PlacedCopy): void {
-    const link = this.#transport.links.get(copy.nodeId!);
-    copy.sentRound = this.#round;
-    if (link === undefined || link.closed) return;
-    try {
-      link.send("data", encodeCopy(copy.seq, copy.delivery.service, copy.body));
-    } catch {
-      // resent by the maintenance round
-    }
-  }
-
-  #copySafe(copy: PlacedCopy): void {
-    this.#placed.delete(copy.seq);
-    if (copy.nodeId !== undefined) this.#inbound.release(copy.nodeId, copy.seq);
-  }
-
-  /** The peer holding `copy` is gone or refused it: place it on another (or go on without one). */
-  #replace(copy: PlacedCopy, exclude: string): void {
-    this.#placed.delete(copy.seq);
-    const peer = this.#copyPeer(exclude);
-    if (peer === undefined) {
-      copy.nodeId = undefined;
-      copy.markHeld(); // no peer left to hold it: the guarantee of a cluster of one
-      return;
-    }
-    this.#place(copy, peer);
   }
 
   // ── Receiving ───────────────────────────────────────────────────────────────────────────────────
@@ -433,19 +283,16 @@ export class Messaging implements ClusterSide {
           stream.remove(seq);
           if (!outgoing.held) outgoing.markHeld();
         });
-        if (stream.size < before) this.#scheduleParked(); // credit came back: route what waits
+        if (stream.size < before) this.#parking.schedule(); // credit came back: route what waits
       }
-      forEachInRanges(frame.received, this.#placed, (_seq, copy) => {
-        if (copy.nodeId === from) copy.markHeld();
-      });
+      this.#copies.received(from, frame.received);
       return;
     }
     // NACK: refused, never processed there.
     const error = KaffixError.fromWire(frame.error);
     const outgoing = stream?.remove(frame.seq);
     if (outgoing !== undefined) return this.#refused(outgoing, from, error);
-    const copy = this.#placed.get(frame.seq);
-    if (copy !== undefined && copy.nodeId === from) this.#replace(copy, from);
+    this.#copies.refused(from, frame.seq);
   }
 
   #refused(outgoing: Outgoing, by: string, error: KaffixError): void {
@@ -453,7 +300,7 @@ export class Messaging implements ClusterSide {
       this.#router.refuse(by, outgoing.service);
       (outgoing.refusedBy ??= []).push(by);
       this.#counts.rerouted++;
-      this.#park(outgoing);
+      this.#parking.park(outgoing);
       return;
     }
     if (outgoing.awaitingAcceptance || outgoing.isRequest) return outgoing.refuse(error);
@@ -467,7 +314,7 @@ export class Messaging implements ClusterSide {
     const stream = this.#streams.get(from);
     const outgoing = stream?.remove(seq);
     if (outgoing === undefined) return; // late: it timed out or was rerouted
-    this.#scheduleParked();
+    this.#parking.schedule();
     if (ok) return outgoing.resolve(decode(body));
     const error = KaffixError.fromWire(decodeWireError(body));
     // Never started there (the node is stopping): another node may still answer in time.
@@ -481,7 +328,7 @@ export class Messaging implements ClusterSide {
     this.#router.invalidate();
     const stream = this.#streams.get(link.remote.nodeId);
     if (stream !== undefined) for (const outgoing of stream.entries.values()) this.#resend(stream, outgoing);
-    for (const copy of this.#placed.values()) if (copy.nodeId === link.remote.nodeId) this.#transmitCopy(copy);
+    this.#copies.linked(link.remote.nodeId);
   }
 
   #resend(stream: PeerStream, outgoing: Outgoing): void {
@@ -506,28 +353,21 @@ export class Messaging implements ClusterSide {
       for (const outgoing of orphans) {
         this.#counts.rerouted++;
         outgoing.refusedBy = undefined;
-        if (!outgoing.settled) this.#park(outgoing);
+        if (!outgoing.settled) this.#parking.park(outgoing);
       }
     }
-    const copies = this.#inbound.forget(nodeId);
-    if (copies.length > 0) this.#log.info({ node: nodeId, messages: copies.length }, "re-injecting messages the departed node had copied here");
-    this.#reinject.push(...copies);
-    this.#reinjectNow();
-    for (const copy of [...this.#placed.values()]) if (copy.nodeId === nodeId) this.#replace(copy, nodeId);
+    this.#inbound.forget(nodeId);
+    this.#copies.gone(nodeId);
   }
 
-  #reinjectNow(): void {
-    const pending = this.#reinject;
-    this.#reinject = [];
-    for (const copy of pending) {
-      let message: unknown;
-      try {
-        message = decode(copy.body);
-      } catch {
-        continue; // it decoded when it was copied; never expected
-      }
-      this.#runtime.publish(copy.service, message, undefined).catch(() => this.#reinject.push(copy));
-    }
+  /** Dials a live member we hold messages for, one dial at a time per node. */
+  #relink(nodeId: string, address: string): void {
+    if (this.#relinking.has(nodeId)) return;
+    this.#relinking.add(nodeId);
+    this.#transport
+      .connect(address)
+      .catch(() => {}) // membership decides whether it is dead; the next round tries again
+      .finally(() => this.#relinking.delete(nodeId));
   }
 
   /** The periodic round: resends what was not acknowledged, relinks, reroutes what waits, retries re-injections. */
@@ -547,14 +387,11 @@ export class Messaging implements ClusterSide {
       }
       if (stream.size > 0 && (link === undefined || link.closed) && this.#transport.links.get(stream.nodeId) === undefined) {
         const member = this.#membership.snapshot().get(stream.nodeId);
-        if (member !== undefined && member.state !== "dead" && member.state !== "left") this.#transport.connect(member.address).catch(() => {});
+        if (member !== undefined && member.state !== "dead" && member.state !== "left") this.#relink(stream.nodeId, member.address);
       }
     }
-    for (const copy of this.#placed.values()) {
-      if (copy.held || copy.nodeId === undefined || round - copy.sentRound < this.#resendRounds) continue;
-      this.#transmitCopy(copy);
-    }
-    if (this.#parked.length > 0) this.#routeParked();
-    if (this.#reinject.length > 0) this.#reinjectNow();
+    this.#copies.resend(this.#resendRounds);
+    this.#parking.route();
+    this.#inbound.reinject();
   }
 }

@@ -13,10 +13,11 @@ import type { DeadLetter } from "../core/dead-letters.js";
 import { NodeRuntime } from "../core/node-runtime.js";
 import { ServiceRegistry } from "../core/service-registry.js";
 import { Service } from "../core/service.js";
-import { ErrorCodes, KaffixError } from "../errors.js";
+import { KaffixError } from "../errors.js";
 import { ManualClock, settle } from "../testing/manual-clock.js";
 import { PROTOCOL_VERSION } from "../transport/hello.js";
 import { InProcessNetwork, type InProcessTransport } from "../transport/in-process-transport.js";
+import { hash32 } from "../routing/affinity-ring.js";
 import { Messaging } from "./messaging.js";
 
 /** Failure detection in about 1–3 s, as the real-process chaos tests configure it (test/fixtures/pipeline-app.ts). */
@@ -34,7 +35,7 @@ const WORKER_SERVICES: readonly string[] = ["Ingest", "Transform", "Sink", "Echo
 /** Cores every node claims: routing compares capacities, and the host's own core count would make runs differ by machine. */
 const CORES = 4;
 /** Clock steps of the run loop; immediates run between steps, as they would between two socket reads. */
-const STEP_MS = 10;
+export const STEP_MS = 10;
 
 /**
  * Mailboxes time handlers with performance.now(), and routing compares those times: a handler that waits on the
@@ -225,8 +226,8 @@ export class DeliverySimulation implements PipelineHost {
     const address = Simulation.addressOf(id);
     const clock = new PausableClock(this.clock);
     const logger = this.#logger.child({ node: id });
-    const random = seeded(this.seed * 31 + hash(id));
-    const registry = pipeline(this, id === "driver", clock, seeded(this.seed * 37 + hash(id)));
+    const random = seeded(this.seed * 31 + hash32(id));
+    const registry = pipeline(this, id === "driver", clock, seeded(this.seed * 37 + hash32(id)));
     const contracts = registry.catalog();
     const transport = this.network.transport({ hello: { protocol: PROTOCOL_VERSION, app: "sim", nodeId: id, incarnation: 1, address, services: contracts } });
     await transport.listen();
@@ -355,99 +356,4 @@ export class DeliverySimulation implements PipelineHost {
     for (const id of [...this.nodes.keys()]) this.kill(id);
     if (simulatedTime === this.clock) simulatedTime = undefined;
   }
-}
-
-/** One call the driver made, and how it ended. */
-export interface Call {
-  readonly sentAtMs: number;
-  settledAtMs?: number;
-  /** The error code when it failed; "UNTYPED" for anything but a KaffixError with a known code. */
-  code?: string;
-  reply?: unknown;
-}
-
-/** The driver's bookkeeping: what it sent, what was accepted or answered, what failed and how. */
-export class CallLog {
-  readonly calls = new Map<string, Call>();
-  /** Outcomes that arrive after this is set are not counted: the caller died before hearing them. */
-  callerDead = false;
-  readonly #clock: ManualClock;
-
-  constructor(clock: ManualClock) {
-    this.#clock = clock;
-  }
-
-  track(id: string, promise: Promise<unknown>): void {
-    const call: Call = { sentAtMs: this.#clock.now() };
-    this.calls.set(id, call);
-    promise.then(
-      (reply) => {
-        if (this.callerDead) return;
-        call.settledAtMs = this.#clock.now();
-        call.reply = reply;
-      },
-      (error: unknown) => {
-        if (this.callerDead) return;
-        call.settledAtMs = this.#clock.now();
-        call.code = error instanceof KaffixError && Object.hasOwn(ErrorCodes, error.code) ? error.code : "UNTYPED";
-      },
-    );
-  }
-
-  /** Ids whose call succeeded (a publish accepted, a request answered). */
-  ok(): string[] {
-    return [...this.calls].filter(([, call]) => call.settledAtMs !== undefined && call.code === undefined).map(([id]) => id);
-  }
-
-  unsettled(): string[] {
-    return [...this.calls].filter(([, call]) => call.settledAtMs === undefined).map(([id]) => id);
-  }
-
-  errors(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const call of this.calls.values()) if (call.code !== undefined) out[call.code] = (out[call.code] ?? 0) + 1;
-    return out;
-  }
-
-  /** The longest time a settled call took, in simulated ms. */
-  maxLatencyMs(): number {
-    let max = 0;
-    for (const call of this.calls.values()) if (call.settledAtMs !== undefined) max = Math.max(max, call.settledAtMs - call.sentAtMs);
-    return max;
-  }
-}
-
-export interface DriveOptions {
-  count: number;
-  ratePerSec: number;
-  /** Makes call number `id`. */
-  call: (id: string) => Promise<unknown>;
-  /** Runs before each step with the simulated ms since driving began and the calls made: where a scenario injects its faults. */
-  onStep?: (elapsedMs: number, sent: number) => void | Promise<void>;
-  /** Where the calls are logged; a new log by default. Driving stops early once its caller is dead. */
-  log?: CallLog;
-}
-
-/** Makes `count` calls at `ratePerSec`, in clock steps, and returns the log; calls may still be unsettled. */
-export async function drive(sim: DeliverySimulation, options: DriveOptions): Promise<CallLog> {
-  const log = options.log ?? new CallLog(sim.clock);
-  const begin = sim.clock.now();
-  let sent = 0;
-  while (sent < options.count && !log.callerDead) {
-    const elapsedMs = sim.clock.now() - begin;
-    const due = Math.min(options.count, Math.floor((elapsedMs * options.ratePerSec) / 1000) + 1);
-    while (sent < due) {
-      const id = String(sent++);
-      log.track(id, options.call(id));
-    }
-    await options.onStep?.(elapsedMs, sent);
-    await sim.run(STEP_MS);
-  }
-  return log;
-}
-
-function hash(text: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
 }

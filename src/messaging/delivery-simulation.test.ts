@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
-import { CallLog, DeliverySimulation, drive, type SimNode } from "./delivery-simulation.test-support.js";
+import { CallLog, drive } from "./delivery-calls.test-support.js";
+import { DeliverySimulation, type SimNode } from "./delivery-simulation.test-support.js";
 
 const SEEDS: readonly number[] =
   process.env.KAFFIX_SIM_SEED !== undefined

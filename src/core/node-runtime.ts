@@ -8,7 +8,7 @@ import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
 import type { ClusterSide, Route } from "./cluster-side.js";
 import { deferred } from "./deferred.js";
-import { ACCEPTED, Delivery, REPLY_ONLY, type CustodyOwner, type DeliveryHost } from "./delivery.js";
+import { ACCEPTED, Delivery, REPLY_ONLY, type CustodyOwner, type DeliveryHost, type ReplyTo } from "./delivery.js";
 import { DrainScheduler } from "./drain-scheduler.js";
 import { Mailbox, type MailboxHost } from "./mailbox.js";
 import { RequestDeadlines } from "./request-deadlines.js";
@@ -287,14 +287,22 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
 
   /**
    * Offers a message that arrived from another node (or is re-injected) to the local mailbox of
-   * `serviceId`, under the custody of `owner`; undefined when the service is not active here.
+   * `serviceId`, under the custody of `owner`. A request names where its outcome goes (`replyTo`)
+   * and is timed out at `deadline` like a local one. Resolves once queued (ACCEPTED at once when
+   * there is room); undefined when the service is not active here.
    */
-  accept(serviceId: string, message: unknown, deadline: number, owner: CustodyOwner, waitMs: number): { delivery: Delivery; accepted: Promise<void> } | undefined {
+  accept(serviceId: string, message: unknown, deadline: number, owner: CustodyOwner, waitMs: number, replyTo?: ReplyTo): Promise<void> | undefined {
     const mailbox = this.#router.pick(serviceId);
     if (mailbox === undefined) return undefined;
     const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
     delivery.owner = owner;
-    return { delivery, accepted: mailbox.offer(delivery, waitMs) };
+    if (replyTo !== undefined) {
+      delivery.expectReply(replyTo);
+      this.#deadlines.track(delivery);
+    }
+    const accepted = mailbox.offer(delivery, waitMs);
+    if (replyTo !== undefined && accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
+    return accepted;
   }
 
   /** Resolves once every active service has nothing queued and nothing in flight. */

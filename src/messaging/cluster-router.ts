@@ -72,9 +72,10 @@ export class ClusterRouter {
   pick(service: string, local: Mailbox | undefined, key: string | undefined, exclude?: readonly string[]): Pick {
     const peers = this.#candidates(service);
     if (peers.length === 0) return local;
+    // Filled by index, not emptied and pushed: `length = 0` would drop the array's storage each time.
     const slots = this.#slots;
-    slots.length = 0;
-    if (local !== undefined) slots.push(this.#localSlot(local));
+    let n = 0;
+    if (local !== undefined) slots[n++] = this.#localSlot(local);
     let saturated = 0;
     const refusals = this.#refusals.size > 0;
     const now = refusals ? this.#view.now() : 0;
@@ -89,9 +90,11 @@ export class ClusterRouter {
         continue;
       }
       slot.outstanding = stream.outstanding(service) + slot.gossipQueued;
-      slots.push(slot);
+      slots[n++] = slot;
     }
-    if (slots.length === 0) return saturated > 0 ? "saturated" : undefined;
+    if (n === 0) return saturated > 0 ? "saturated" : undefined;
+    if (n === 1) return slots[0]!.destination;
+    if (slots.length !== n) slots.length = n;
     if (key !== undefined) return this.#byKey(service, key, slots);
     return pickByCost(slots, this.#view.random)?.destination;
   }

@@ -4,7 +4,6 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import { ACCEPTED, type CustodyOwner, type ReplyTo } from "../core/delivery.js";
 import type { NodeRuntime } from "../core/node-runtime.js";
-import { RequestDeadlines } from "../core/request-deadlines.js";
 import { KaffixError, toKaffixError, type WireError } from "../errors.js";
 import type { Link } from "../transport/transport.js";
 import { decode, encode } from "../wire/codec.js";
@@ -37,7 +36,6 @@ export class Inbound {
   readonly stats: InboundStats = { received: 0, duplicates: 0, refused: 0 };
   readonly #host: InboundHost;
   readonly #senders = new Map<string, SenderState>();
-  readonly #deadlines: RequestDeadlines;
   /** Releases of copies to send, by the peer holding them. */
   readonly #releases = new Map<string, RangeList>();
   #dirty: SenderState[] = [];
@@ -49,7 +47,6 @@ export class Inbound {
 
   constructor(host: InboundHost) {
     this.#host = host;
-    this.#deadlines = new RequestDeadlines(host.clock);
   }
 
   /** What this node still holds for other nodes (copies), for /cluster and tests. */
@@ -110,10 +107,6 @@ export class Inbound {
     }
   }
 
-  stop(): void {
-    this.#deadlines.rejectAll(new KaffixError("STOPPING", "the node stopped before the request was processed"));
-  }
-
   #sender(nodeId: string): SenderState {
     let state = this.#senders.get(nodeId);
     if (state === undefined) {
@@ -143,16 +136,16 @@ export class Inbound {
     } catch (error) {
       return this.#nack(from, seq, toKaffixError(error, "DECODE_ERROR").toWire());
     }
-    const taken = this.#host.runtime.accept(service, message, Infinity, new RemoteOrigin(state, seq, this.#ackDone), ACCEPT_WAIT_MS);
-    if (taken === undefined) return this.#nack(from, seq, unavailable(service));
+    const accepted = this.#host.runtime.accept(service, message, Infinity, new RemoteOrigin(state, seq, this.#ackDone), ACCEPT_WAIT_MS);
+    if (accepted === undefined) return this.#nack(from, seq, unavailable(service));
     this.stats.received++;
     state.open.set(seq, true);
-    if (taken.accepted === ACCEPTED) {
+    if (accepted === ACCEPTED) {
       state.received.add(seq);
       this.#scheduleAcks(state);
       return;
     }
-    taken.accepted.then(
+    accepted.then(
       () => {
         if (!state.open.has(seq)) return;
         state.received.add(seq);
@@ -184,14 +177,13 @@ export class Inbound {
     }
     const deadline = this.#host.clock.now() + timeoutMs;
     const request = new RemoteRequest(this, state, seq);
-    const taken = this.#host.runtime.accept(service, message, deadline, request, timeoutMs);
-    if (taken === undefined) return this.#nack(from, seq, unavailable(service));
-    this.stats.received++;
+    // Open before the offer: a request refused at once (its queue full) is answered, and closed, within it.
     state.open.set(seq, true);
-    const { delivery, accepted } = taken;
-    delivery.expectReply(request);
-    this.#deadlines.track(delivery);
-    if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));
+    if (this.#host.runtime.accept(service, message, deadline, request, timeoutMs, request) === undefined) {
+      state.open.delete(seq);
+      return this.#nack(from, seq, unavailable(service));
+    }
+    this.stats.received++;
   }
 
   /** Sends a request's outcome back to the node that asked. */

@@ -216,7 +216,6 @@ export class Messaging implements ClusterSide {
     const stopping = new KaffixError("STOPPING", "the node stopped before the message could be sent");
     this.#parking.stop(stopping);
     this.#deadlines.rejectAll(stopping);
-    this.#inbound.stop();
     this.#copies.stop();
   }
 

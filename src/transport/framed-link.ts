@@ -52,6 +52,15 @@ export class FramedLink implements Link {
   readonly #data = new FrameBatch();
   #flushScheduled = false;
   #controlFlushScheduled = false;
+  // Made once: a closure per scheduled flush would be garbage on every write.
+  readonly #flushSoon = (): void => {
+    this.#flushScheduled = false;
+    if (this.#closeReason === undefined) this.#flush();
+  };
+  readonly #flushControlSoon = (): void => {
+    this.#controlFlushScheduled = false;
+    if (this.#closeReason === undefined && this.#control.bytes > 0) this.#flush();
+  };
   /** Closed with a goodbye but still delivering what the peer sent before it saw it. */
   #draining = false;
   /** A PONG is in the batch: a peer's burst of PINGs earns one answer per write, so it cannot grow the queue. */
@@ -178,10 +187,7 @@ export class FramedLink implements Link {
   #scheduleControlFlush(): void {
     if (this.#controlFlushScheduled) return;
     this.#controlFlushScheduled = true;
-    queueMicrotask(() => {
-      this.#controlFlushScheduled = false;
-      if (this.#closeReason === undefined && this.#control.bytes > 0) this.#flush();
-    });
+    queueMicrotask(this.#flushControlSoon);
   }
 
   #scheduleFlush(): void {
@@ -190,10 +196,7 @@ export class FramedLink implements Link {
     // setImmediate, not a microtask: sends made across awaits within one turn of the event loop share a
     // write. Measured with 100-byte payloads: 3.7 M/s against 0.6 M/s for a sender awaiting between
     // sends, equal for a synchronous burst, and the same 25 µs round trip.
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      if (this.#closeReason === undefined) this.#flush();
-    });
+    setImmediate(this.#flushSoon);
   }
 
   /** Writes everything queued as one buffer, the control lane first; `last` frames go after the data. */

@@ -37,7 +37,8 @@ const noop = () => {};
 export class Delivery implements Context, CustodyOwner {
   // Fixed at construction.
   readonly service: string;
-  readonly message: unknown;
+  /** Dropped once a request is answered: the deadline sweep may keep the delivery a little longer. */
+  message: unknown;
   readonly deadline: number;
   readonly log: Logger;
   readonly #host: DeliveryHost;
@@ -147,12 +148,14 @@ export class Delivery implements Context, CustodyOwner {
   resolve(value: unknown): void {
     if (this.settled || this.#replyTo === undefined) return;
     this.settled = true;
+    this.message = undefined;
     this.#replyTo.resolve(value);
   }
 
   reject(error: KaffixError): void {
     if (this.settled || this.#replyTo === undefined) return;
     this.settled = true;
+    this.message = undefined;
     this.#replyTo.reject(error);
   }
 }

@@ -6,12 +6,15 @@ import type { Expirable } from "../core/request-deadlines.js";
 import type { KaffixError } from "../errors.js";
 
 
+const EMPTY = new Uint8Array(0);
+
 export class Outgoing implements Expirable {
   // Fixed at construction.
   readonly service: string;
-  readonly message: unknown;
+  /** Dropped (with `body`) once a request settles: deadline tracking keeps the shell a little longer. */
+  message: unknown;
   /** The message, codec-encoded once; every resend and reroute reuses these bytes. */
-  readonly body: Uint8Array;
+  body: Uint8Array;
   readonly key: string | undefined;
   /** Absolute deadline for requests; Infinity for published messages. */
   readonly deadline: number;
@@ -91,16 +94,22 @@ export class Outgoing implements Expirable {
   /** A request's reply arrived. */
   resolve(value: unknown): void {
     const reply = this.#reply;
-    this.#reply = undefined;
-    this.settled = true;
+    this.#settle();
     reply?.resolve(value);
   }
 
   /** A request failed (its error reply, a timeout, or no node left to try). */
   reject(error: KaffixError): void {
     const reply = this.#reply;
+    this.#settle();
+    reply?.reject(error);
+  }
+
+  #settle(): void {
     this.#reply = undefined;
     this.settled = true;
-    reply?.reject(error);
+    if (!this.isRequest) return;
+    this.message = undefined;
+    this.body = EMPTY;
   }
 }

@@ -184,12 +184,8 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
 
   publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent?: Delivery): Promise<void> {
     const cluster = this.#cluster;
-    // The fast path, kept small so it stays inlined: nobody else to reach and no custody to keep.
-    if ((cluster === undefined || cluster.alone) && parent?.owner === undefined) return this.#publishHere(target, message, options, parent);
-    return this.#publishAnywhere(target, message, options, parent, cluster);
-  }
-
-  #publishHere(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent: Delivery | undefined): Promise<void> {
+    if ((cluster !== undefined && !cluster.alone) || parent?.owner !== undefined) return this.#publishAnywhere(target, message, options, parent, cluster);
+    // The fast path, kept in this one function: nobody else to reach and no custody to keep.
     const timeoutMs = timeoutOf(options);
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);

@@ -337,7 +337,11 @@ export class Messaging implements ClusterSide {
 
   #membershipChanged(change: MembershipDiff, snapshot: MembershipSnapshot): void {
     this.#router.invalidate();
-    this.#alone = snapshot.live().length <= 1;
+    const alone = snapshot.live().length <= 1;
+    if (alone && !this.#alone) {
+      this.#log.warn("no other node is alive: messages accepted here have no second copy until one joins (the guarantee of a cluster of one)");
+    }
+    this.#alone = alone;
     for (const member of [...change.died, ...change.left]) this.#gone(member.nodeId);
   }
 

@@ -201,6 +201,7 @@ export class App {
         membership: this.#links.membership,
         contracts: this.#registry.catalog(),
         weight: config.weight,
+        maxFrameBytes: config.maxFrameBytes,
         clock: options.clock ?? systemClock,
         random: options.random ?? Math.random,
         logger: logger.child({ layer: "messaging" }),

@@ -202,18 +202,32 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     return mailbox.offer(new Delivery(this, mailbox.id, mailbox.log, message, Infinity), waitMs);
   }
 
+  /**
+   * Publishes a message that was accepted before, on this node or another (a reroute, a re-injected
+   * copy): routed like a fresh one from outside any handler, without its schema checked again.
+   */
+  republish(serviceId: string, message: unknown, key: string | undefined): Promise<void> {
+    return this.#publishAnywhere(serviceId, message, { key }, undefined, this.#cluster, true);
+  }
+
+  /** The request counterpart of `republish`. */
+  rerequest(serviceId: string, message: unknown, timeoutMs: number, key: string | undefined): Promise<unknown> {
+    return this.#request(serviceId, message, { timeoutMs, key }, undefined, true);
+  }
+
   #publishAnywhere(
     target: ServiceClass | string,
     message: unknown,
     options: PublishOptions | undefined,
     parent: Delivery | undefined,
     cluster: ClusterSide | undefined,
+    validated = false,
   ): Promise<void> {
     const timeoutMs = timeoutOf(options);
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);
     if (registration instanceof KaffixError) return Promise.reject(registration);
-    if (parent === undefined && registration.options.schema !== undefined) {
+    if (parent === undefined && !validated && registration.options.schema !== undefined) {
       const checked = this.#validate(registration, message);
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;
@@ -249,11 +263,15 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent?: Delivery): Promise<unknown> {
+    return this.#request(target, message, options, parent, false);
+  }
+
+  #request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent: Delivery | undefined, validated: boolean): Promise<unknown> {
     const timeoutMs = timeoutOf(options);
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);
     if (registration instanceof KaffixError) return Promise.reject(registration);
-    if (parent === undefined && registration.options.schema !== undefined) {
+    if (parent === undefined && !validated && registration.options.schema !== undefined) {
       const checked = this.#validate(registration, message);
       if (checked instanceof KaffixError) return Promise.reject(checked);
       message = checked;

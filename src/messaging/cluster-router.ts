@@ -37,7 +37,12 @@ const UNKNOWN_RTT_MS = 1;
 /** How long a peer that refused a service is skipped for it. */
 export const REFUSAL_MS = 1000;
 
-export type Pick = Mailbox | PeerStream | "saturated" | undefined;
+/**
+ * A destination; "saturated" when the nodes running the service are all out of credit; "unreachable"
+ * when they are all unlinked or refused it a moment ago (both: wait and try again); undefined when no
+ * node runs it.
+ */
+export type Pick = Mailbox | PeerStream | "saturated" | "unreachable" | undefined;
 
 export class ClusterRouter {
   readonly #view: RouterView;
@@ -46,6 +51,8 @@ export class ClusterRouter {
   readonly #rings = new Map<string, AffinityRing>();
   /** "nodeId service" → clock time until which that node is skipped for that service. */
   readonly #refusals = new Map<string, number>();
+  /** When the latest refusal expires; past it the map is cleared, and picks stop reading the clock. */
+  #refusalsUntil = 0;
   #local: Slot | undefined;
   readonly #slots: Slot[] = [];
 
@@ -61,7 +68,8 @@ export class ClusterRouter {
   /** Skips `nodeId` for `service` for a while (it said it does not run it, or is stopping). */
   refuse(nodeId: string, service: string): void {
     if (this.#refusals.size > 10_000) this.#refusals.clear();
-    this.#refusals.set(`${nodeId} ${service}`, this.#view.now() + REFUSAL_MS);
+    this.#refusalsUntil = this.#view.now() + REFUSAL_MS;
+    this.#refusals.set(`${nodeId} ${service}`, this.#refusalsUntil);
   }
 
   /**
@@ -77,8 +85,12 @@ export class ClusterRouter {
     let n = 0;
     if (local !== undefined) slots[n++] = this.#localSlot(local);
     let saturated = 0;
-    const refusals = this.#refusals.size > 0;
+    let refusals = this.#refusals.size > 0;
     const now = refusals ? this.#view.now() : 0;
+    if (refusals && now >= this.#refusalsUntil) {
+      this.#refusals.clear();
+      refusals = false;
+    }
     for (const slot of peers) {
       const stream = slot.destination as PeerStream;
       if (exclude !== undefined && exclude.includes(slot.nodeId)) continue;
@@ -92,7 +104,7 @@ export class ClusterRouter {
       slot.outstanding = stream.outstanding(service) + slot.gossipQueued;
       slots[n++] = slot;
     }
-    if (n === 0) return saturated > 0 ? "saturated" : undefined;
+    if (n === 0) return saturated > 0 ? "saturated" : "unreachable";
     if (n === 1) return slots[0]!.destination;
     if (slots.length !== n) slots.length = n;
     if (key !== undefined) return this.#byKey(service, key, slots);
@@ -106,11 +118,15 @@ export class ClusterRouter {
       if (this.#rings.size > 1000) this.#rings.clear();
       this.#rings.set(service, (ring = new AffinityRing()));
     }
-    ring.setNodes(slots.map((slot) => slot.nodeId));
+    const byNode = new Map<string, Slot>();
     let total = 0;
-    for (const slot of slots) total += slot.outstanding;
-    const chosen = ring.pick(key, (nodeId) => slots.find((slot) => slot.nodeId === nodeId)?.outstanding ?? 0, total);
-    return slots.find((slot) => slot.nodeId === chosen)?.destination;
+    for (const slot of slots) {
+      byNode.set(slot.nodeId, slot);
+      total += slot.outstanding;
+    }
+    ring.setNodes([...byNode.keys()]);
+    const chosen = ring.pick(key, (nodeId) => byNode.get(nodeId)?.outstanding ?? 0, total);
+    return chosen === undefined ? undefined : byNode.get(chosen)?.destination;
   }
 
   #localSlot(mailbox: Mailbox): Slot {

@@ -1,6 +1,8 @@
 // Second copies: the ones this node placed on peers for messages it accepted, and the ones it holds for peers.
 
+import { deferred, type Deferred } from "../core/deferred.js";
 import type { CustodyOwner, Delivery } from "../core/delivery.js";
+import type { KaffixError } from "../errors.js";
 
 /** A copy this node placed on a peer; it owns the message's custody and releases the copy once the message is safe. */
 export class PlacedCopy implements CustodyOwner {
@@ -13,8 +15,10 @@ export class PlacedCopy implements CustodyOwner {
   held = false;
   /** Maintenance round the copy was last sent in. */
   sentRound = 0;
-  #accepted: (() => void) | undefined;
-  #acceptance: Promise<void> | undefined;
+  #acceptance: Deferred<void> | undefined;
+  #outcome: "held" | KaffixError | undefined;
+  /** Peers that refused this copy; not asked again. */
+  refusedBy: string[] | undefined;
   readonly #onSafe: (copy: PlacedCopy) => void;
 
   constructor(delivery: Delivery, body: Uint8Array, onSafe: (copy: PlacedCopy) => void) {
@@ -25,17 +29,27 @@ export class PlacedCopy implements CustodyOwner {
 
   /** Resolves once a peer holds the copy (or the message is already safe, or no peer can take it). */
   accepted(): Promise<void> {
-    if (this.#acceptance !== undefined) return this.#acceptance;
-    if (this.held) return (this.#acceptance = Promise.resolve());
-    return (this.#acceptance = new Promise((resolve) => (this.#accepted = resolve)));
+    if (this.#acceptance === undefined) {
+      this.#acceptance = deferred<void>();
+      if (this.#outcome === "held") this.#acceptance.resolve();
+      else if (this.#outcome !== undefined) this.#acceptance.reject(this.#outcome);
+    }
+    return this.#acceptance.promise;
   }
 
   /** The publisher may go on: a peer holds the copy, or there is no longer any need for one. */
   markHeld(): void {
     this.held = true;
-    const accepted = this.#accepted;
-    this.#accepted = undefined;
-    accepted?.();
+    if (this.#outcome !== undefined) return;
+    this.#outcome = "held";
+    this.#acceptance?.resolve();
+  }
+
+  /** The node stops before the message is safe: a publisher still waiting hears `error`. */
+  abandon(error: KaffixError): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = error;
+    this.#acceptance?.reject(error);
   }
 
   childSafe(): void {

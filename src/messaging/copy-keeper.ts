@@ -1,7 +1,9 @@
 // The second copies this node places on peers for messages it accepted from outside any handler.
 
+import type { Logger } from "pino";
 import type { Membership } from "../cluster/membership.js";
 import type { Delivery } from "../core/delivery.js";
+import { KaffixError, toKaffixError } from "../errors.js";
 import type { Transport } from "../transport/transport.js";
 import { encode } from "../wire/codec.js";
 import { PlacedCopy } from "./copies.js";
@@ -10,6 +12,9 @@ import { encodeCopy, forEachInRanges, type Ranges } from "./frames.js";
 export interface CopyKeeperHost {
   readonly membership: Membership;
   readonly transport: Transport;
+  /** This node's contract fingerprints: a copy goes only to a node that could run the message itself. */
+  readonly contracts: Readonly<Record<string, string>>;
+  readonly logger: Logger;
   /** The sending node's next sequence number (shared with its messages). */
   nextSeq(): number;
   /** The current maintenance round. */
@@ -37,7 +42,7 @@ export class CopyKeeper {
    * peer holds it. Undefined when no peer can (a cluster of one) or the message cannot be encoded.
    */
   copy(delivery: Delivery): Promise<void> | undefined {
-    const peer = this.#peer(undefined);
+    const peer = this.#peer(delivery.service, undefined);
     if (peer === undefined) return undefined;
     let body: Uint8Array;
     try {
@@ -86,21 +91,24 @@ export class CopyKeeper {
     }
   }
 
-  /** The node stops: no publisher waits for a copy any more. */
-  stop(): void {
-    for (const copy of this.#placed.values()) copy.markHeld();
+  /** The node stops: a publisher still waiting for its copy hears `error`. */
+  stop(error: KaffixError): void {
+    for (const copy of this.#placed.values()) copy.abandon(error);
   }
 
-  /** A peer to hold a copy: the linked, alive members in turn. */
-  #peer(exclude: string | undefined): string | undefined {
-    const { membership, transport } = this.#host;
+  /**
+   * A peer to hold a copy of a message for `service`: the linked, alive members in turn, among those
+   * that have the service under the same contract (they could re-inject it) and did not refuse it.
+   */
+  #peer(service: string, refusedBy: readonly string[] | undefined): string | undefined {
+    const { membership, transport, contracts } = this.#host;
     const alive = membership.snapshot().alive();
     const n = alive.length;
     for (let i = 0; i < n; i++) {
       const member = alive[(this.#turn + i) % n]!;
-      if (member.nodeId === membership.nodeId || member.nodeId === exclude) continue;
+      if (member.nodeId === membership.nodeId || refusedBy?.includes(member.nodeId)) continue;
       const link = transport.links.get(member.nodeId);
-      if (link === undefined || link.closed) continue;
+      if (link === undefined || link.closed || link.remote.services[service] !== contracts[service]) continue;
       this.#turn = (this.#turn + i + 1) % n;
       return member.nodeId;
     }
@@ -121,8 +129,13 @@ export class CopyKeeper {
     if (link === undefined || link.closed) return;
     try {
       link.send("data", encodeCopy(copy.seq, copy.delivery.service, copy.body));
-    } catch {
-      // resent by the maintenance round
+    } catch (error) {
+      if (error instanceof KaffixError && error.code === "LINK_CLOSED") return; // resent by the maintenance round
+      // Over the peer's frame limit: no peer can hold it, and it is processed here with one copy.
+      this.#placed.delete(copy.seq);
+      copy.nodeId = undefined;
+      copy.markHeld();
+      this.#host.logger.warn({ service: copy.delivery.service, err: toKaffixError(error).message }, "a message accepted here could not be copied to a peer");
     }
   }
 
@@ -134,7 +147,8 @@ export class CopyKeeper {
   /** The peer holding `copy` is gone or refused it: place it on another (or go on without one). */
   #replace(copy: PlacedCopy, exclude: string): void {
     this.#placed.delete(copy.seq);
-    const peer = this.#peer(exclude);
+    (copy.refusedBy ??= []).push(exclude);
+    const peer = this.#peer(copy.delivery.service, copy.refusedBy);
     if (peer === undefined) {
       copy.nodeId = undefined;
       copy.markHeld(); // no peer left to hold it: the guarantee of a cluster of one

@@ -23,6 +23,8 @@ export interface InboundHost {
   link(nodeId: string): Link | undefined;
   /** True once the node stops taking messages from peers. */
   readonly refusing: boolean;
+  /** This node's largest payload per frame. */
+  readonly maxFrameBytes: number;
 }
 
 export interface InboundStats {
@@ -103,7 +105,12 @@ export class Inbound {
       } catch {
         continue; // it decoded when it was copied; never expected
       }
-      this.#host.runtime.publish(copy.service, message, undefined).catch(() => this.#reinject.push(copy));
+      this.#host.runtime.republish(copy.service, message, undefined).catch((thrown: unknown) => {
+        const error = toKaffixError(thrown, "INTERNAL");
+        if (error.retryable) return this.#reinject.push(copy); // e.g. no node runs it right now
+        this.#host.logger.error({ service: copy.service, code: error.code, err: error.message }, "a re-injected message can not be delivered; it is dead-lettered here");
+        this.#host.runtime.deadLetters.add({ service: copy.service, message, error: error.toWire(), attempts: 0, at: new Date(this.#host.clock.now()).toISOString() });
+      });
     }
   }
 
@@ -184,6 +191,9 @@ export class Inbound {
       return this.#nack(from, seq, unavailable(service));
     }
     this.stats.received++;
+    // "Received" spares the sender resending the request while it runs (it asks again only much later).
+    state.received.add(seq);
+    this.#scheduleAcks(state);
   }
 
   /** Sends a request's outcome back to the node that asked. */
@@ -194,6 +204,12 @@ export class Inbound {
     } catch (error) {
       ok = false;
       body = encode(toKaffixError(error, "INVALID_ARGUMENT").toWire());
+    }
+    const limit = this.#frameLimit(to);
+    if (body.length + 10 > limit) {
+      const error = new KaffixError("INVALID_ARGUMENT", `the reply of ${body.length} bytes is over the frame limit between the two nodes (${limit})`);
+      ok = false;
+      body = encode(error.toWire());
     }
     this.#send(to, "data", encodeReply(seq, ok, body));
   }
@@ -223,14 +239,25 @@ export class Inbound {
   }
 
   /** Sends if a link is up; otherwise the sender's resend, after it relinks, asks again. */
-  #send(to: string, lane: "data" | "control", payload: Uint8Array): void {
+  /** Sends if a link is up; false when there is none, or its queue is full (the caller keeps what it must). */
+  #send(to: string, lane: "data" | "control", payload: Uint8Array): boolean {
     const link = this.#host.link(to);
-    if (link === undefined || link.closed) return;
+    if (link === undefined || link.closed) return false;
     try {
-      link.send(lane, payload);
+      return link.send(lane, payload);
     } catch {
-      // closed under us: same as no link
+      return false; // closed under us
     }
+  }
+
+  /** The largest payload the link to `to` carries (the smaller of the two nodes' limits). */
+  #frameLimit(to: string): number {
+    return Math.min(this.#host.maxFrameBytes, this.#host.link(to)?.remote.maxFrameBytes ?? Infinity);
+  }
+
+  /** Ranges that fit in one ACK or RELEASE to `to`. */
+  #rangesPerFrame(to: string): number {
+    return Math.max(1, Math.min(MAX_RANGES, Math.floor((this.#frameLimit(to) - 10) / 16)));
   }
 
   /**
@@ -271,15 +298,31 @@ export class Inbound {
       state.flushScheduled = false;
       const received = this.#stillOpen(state.received.take(), state);
       const finished = state.finished.take();
-      for (let r = 0, d = 0; r < received.length || d < finished.length; r += 2 * MAX_RANGES, d += 2 * MAX_RANGES) {
-        this.#send(state.nodeId, "control", encodeAck(received.slice(r, r + 2 * MAX_RANGES), finished.slice(d, d + 2 * MAX_RANGES)));
+      // An ack that cannot leave is not kept: the sender asks again (it resends), and is answered then.
+      if (received.length + finished.length <= 2 * MAX_RANGES && this.#frameLimit(state.nodeId) >= 10 + 8 * (received.length + finished.length)) {
+        this.#send(state.nodeId, "control", encodeAck(received, finished));
+        continue;
       }
+      const step = 2 * this.#rangesPerFrame(state.nodeId);
+      for (let i = 0; i < received.length; i += step) this.#send(state.nodeId, "control", encodeAck(received.slice(i, i + step), []));
+      for (let i = 0; i < finished.length; i += step) this.#send(state.nodeId, "control", encodeAck([], finished.slice(i, i + step)));
     }
     for (const [nodeId, list] of this.#releases) {
+      // A release that cannot leave now is kept for the next flush: a copy never released would be
+      // re-injected, a duplicate, when its origin leaves.
       const ranges = list.take();
-      for (let i = 0; i < ranges.length; i += 2 * MAX_RANGES) this.#send(nodeId, "data", encodeRelease(ranges.slice(i, i + 2 * MAX_RANGES)));
+      const step = 2 * this.#rangesPerFrame(nodeId);
+      for (let i = 0; i < ranges.length; i += step) {
+        const chunk = ranges.slice(i, i + step);
+        if (!this.#send(nodeId, "data", encodeRelease(chunk))) for (let j = 0; j < chunk.length; j += 2) for (let seq = chunk[j]!; seq <= chunk[j + 1]!; seq++) list.add(seq);
+      }
+      if (list.isEmpty) this.#releases.delete(nodeId);
     }
-    this.#releases.clear();
+  }
+
+  /** Releases that could not leave are tried again (a link came up, or the maintenance round). */
+  retry(): void {
+    if (this.#releases.size > 0) this.#scheduleFlush();
   }
 }
 

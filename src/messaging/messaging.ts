@@ -17,6 +17,7 @@ import { RequestDeadlines } from "../core/request-deadlines.js";
 import { KaffixError, toKaffixError } from "../errors.js";
 import type { Lane, Link, Transport } from "../transport/transport.js";
 import { decode } from "../wire/codec.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../wire/frame.js";
 import { ClusterRouter } from "./cluster-router.js";
 import { CopyKeeper } from "./copy-keeper.js";
 import { ControlKind, DataKind, decodeControl, decodeData, decodeWireError, encodeMessage, forEachInRanges, type ControlFrame } from "./frames.js";
@@ -24,42 +25,15 @@ import { Inbound } from "./inbound.js";
 import type { Outgoing } from "./outgoing.js";
 import { Parking } from "./parking.js";
 import { peerRoute, type PeerRouteHost } from "./peer-route.js";
+import type { MessagingOptions, MessagingStats } from "./messaging-options.js";
 import { DEFAULT_WINDOW, PeerStream } from "./peer-stream.js";
 
-export interface MessagingOptions {
-  runtime: NodeRuntime;
-  transport: Transport;
-  membership: Membership;
-  /** This node's contract fingerprints by service id (its hello's services). */
-  contracts: Record<string, string>;
-  /** The operator's relative weight; capacity is cores × weight. */
-  weight: number;
-  clock: Clock;
-  random: () => number;
-  logger: Logger;
-  /** Messages one peer may hold for this node at once. Default 4096. */
-  window?: number;
-  /** Period of the maintenance round (resends, reroutes, timeouts). Default 200. */
-  tickMs?: number;
-}
+export type { MessagingOptions, MessagingStats } from "./messaging-options.js";
 
 /** A message not acknowledged as held within this long is sent again (the receiver dedupes). */
 const RESEND_MS = 1_000;
-
-export interface MessagingStats {
-  sent: number;
-  resent: number;
-  rerouted: number;
-  received: number;
-  duplicates: number;
-  refused: number;
-  /** Messages held for peers now (the outbox). */
-  outbox: number;
-  parked: number;
-  /** Copies this node holds for peers now. */
-  heldCopies: number;
-  malformed: number;
-}
+/** A message held but not finished is asked about again after this many times RESEND_MS. */
+const HELD_RESEND_FACTOR = 10;
 
 export class Messaging implements ClusterSide {
   readonly #runtime: NodeRuntime;
@@ -75,6 +49,8 @@ export class Messaging implements ClusterSide {
   readonly #routes = new Map<PeerStream, RemoteRoute>();
   readonly #copies: CopyKeeper;
   readonly #parking: Parking;
+  /** Nodes that left, and the round after which the copies held for them are re-injected. */
+  readonly #leaving = new Map<string, number>();
   /** Nodes being dialed by the maintenance round. */
   readonly #relinking = new Set<string>();
   #nextSeq = 1;
@@ -99,9 +75,8 @@ export class Messaging implements ClusterSide {
     this.#clock = options.clock;
     this.#log = options.logger;
     this.#window = options.window ?? DEFAULT_WINDOW;
-    const self = options.membership.nodeId;
     this.#router = new ClusterRouter({
-      selfId: self,
+      selfId: options.membership.nodeId,
       capacity: cpus().length * options.weight,
       contracts: options.contracts,
       snapshot: () => this.#membership.snapshot(),
@@ -117,6 +92,7 @@ export class Messaging implements ClusterSide {
       clock: this.#clock,
       logger: this.#log,
       link: (nodeId) => this.#transport.links.get(nodeId),
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       get refusing() {
         return messaging.#refusing;
       },
@@ -125,6 +101,8 @@ export class Messaging implements ClusterSide {
     this.#copies = new CopyKeeper({
       membership: this.#membership,
       transport: this.#transport,
+      contracts: options.contracts,
+      logger: this.#log,
       nextSeq: () => this.#nextSeq++,
       round: () => this.#round,
       release: (nodeId, seq) => this.#inbound.release(nodeId, seq),
@@ -134,6 +112,7 @@ export class Messaging implements ClusterSide {
       clock: this.#clock,
       pick: (outgoing) => this.#router.pick(outgoing.service, this.#runtime.localMailbox(outgoing.service), outgoing.key, outgoing.refusedBy),
       send: (stream, outgoing) => this.#send(stream, outgoing),
+      undeliverable: (outgoing, node, error) => this.#undeliverable(outgoing, node, error),
       get stopped() {
         return messaging.#stopped;
       },
@@ -161,16 +140,7 @@ export class Messaging implements ClusterSide {
   get stats(): MessagingStats {
     let outbox = 0;
     for (const stream of this.#streams.values()) outbox += stream.size;
-    const inbound = this.#inbound.stats;
-    return {
-      ...this.#counts,
-      received: inbound.received,
-      duplicates: inbound.duplicates,
-      refused: inbound.refused,
-      outbox,
-      parked: this.#parking.size,
-      heldCopies: this.#inbound.held.count,
-    };
+    return { ...this.#counts, ...this.#inbound.stats, outbox, parked: this.#parking.size, heldCopies: this.#inbound.held.count };
   }
 
   // ── ClusterSide: what the runtime asks ──────────────────────────────────────────────────────────
@@ -182,7 +152,7 @@ export class Messaging implements ClusterSide {
   route(serviceId: string, local: Mailbox | undefined, key: string | undefined): Route | undefined {
     const picked = this.#router.pick(serviceId, local, key);
     if (picked === undefined || picked instanceof Mailbox) return picked;
-    if (picked === "saturated") return this.#waitRoute;
+    if (picked === "saturated" || picked === "unreachable") return this.#waitRoute;
     return this.#routes.get(picked) ?? this.#routeTo(picked);
   }
 
@@ -213,10 +183,11 @@ export class Messaging implements ClusterSide {
     this.#refusing = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#unsubscribe();
-    const stopping = new KaffixError("STOPPING", "the node stopped before the message could be sent");
+    const stopping = new KaffixError("STOPPING", "the node stopped before the message was safe");
     this.#parking.stop(stopping);
+    for (const stream of this.#streams.values()) for (const outgoing of stream.entries.values()) if (!outgoing.held) outgoing.refuse(stopping);
     this.#deadlines.rejectAll(stopping);
-    this.#copies.stop();
+    this.#copies.stop(stopping);
   }
 
   // ── Sending ─────────────────────────────────────────────────────────────────────────────────────
@@ -236,6 +207,7 @@ export class Messaging implements ClusterSide {
 
   #send(stream: PeerStream, outgoing: Outgoing): void {
     outgoing.seq = this.#nextSeq++;
+    outgoing.held = false; // a reroute: the new node has not said it holds it
     stream.add(outgoing);
     this.#counts.sent++;
     this.#transmit(stream, outgoing);
@@ -249,8 +221,12 @@ export class Messaging implements ClusterSide {
     const timeoutMs = outgoing.isRequest ? outgoing.deadline - this.#clock.now() : undefined;
     try {
       if (link.send("data", encodeMessage(outgoing.seq, floor, outgoing.service, outgoing.body, timeoutMs))) outgoing.sentRound = this.#round;
-    } catch {
-      // the link closed under us: resent on the next one
+    } catch (error) {
+      // Closed under us: sent again on the next link. Anything else (over the peer's frame limit) will
+      // never pass: the message fails, typed, instead of being retried forever.
+      if (error instanceof KaffixError && error.code === "LINK_CLOSED") return;
+      stream.remove(outgoing.seq);
+      this.#undeliverable(outgoing, stream.nodeId, toKaffixError(error, "INVALID_ARGUMENT"));
     }
   }
 
@@ -302,9 +278,13 @@ export class Messaging implements ClusterSide {
       this.#parking.park(outgoing);
       return;
     }
+    this.#undeliverable(outgoing, by, error);
+  }
+
+  /** No node can ever take this message: its publisher hears why, or, accepted long ago, it is dead-lettered here. */
+  #undeliverable(outgoing: Outgoing, node: string, error: KaffixError): void {
     if (outgoing.awaitingAcceptance || outgoing.isRequest) return outgoing.refuse(error);
-    // Accepted long ago and refused for good (it cannot be decoded there): nothing can deliver it.
-    this.#log.error({ service: outgoing.service, node: by, code: error.code, err: error.message }, "a peer refused a message for good; it is dead-lettered here");
+    this.#log.error({ service: outgoing.service, node, code: error.code, err: error.message }, "a message can not be delivered; it is dead-lettered here");
     this.#runtime.deadLetters.add({ service: outgoing.service, message: outgoing.message, error: error.toWire(), attempts: 0, at: new Date(this.#clock.now()).toISOString() });
     outgoing.refuse(error);
   }
@@ -326,8 +306,9 @@ export class Messaging implements ClusterSide {
   #linked(link: Link): void {
     this.#router.invalidate();
     const stream = this.#streams.get(link.remote.nodeId);
-    if (stream !== undefined) for (const outgoing of stream.entries.values()) this.#resend(stream, outgoing);
+    if (stream !== undefined) for (const outgoing of stream.entries.values()) if (!outgoing.settled) this.#resend(stream, outgoing);
     this.#copies.linked(link.remote.nodeId);
+    this.#inbound.retry();
   }
 
   #resend(stream: PeerStream, outgoing: Outgoing): void {
@@ -342,11 +323,16 @@ export class Messaging implements ClusterSide {
       this.#log.warn("no other node is alive: messages accepted here have no second copy until one joins (the guarantee of a cluster of one)");
     }
     this.#alone = alone;
-    for (const member of [...change.died, ...change.left]) this.#gone(member.nodeId);
+    for (const member of change.died) this.#gone(member.nodeId, true);
+    for (const member of change.left) this.#gone(member.nodeId, false);
   }
 
-  /** A node died or left: what it held for us is rerouted, what we held for it is re-injected. */
-  #gone(nodeId: string): void {
+  /**
+   * A node died or left: what it held for us is rerouted, what we held for it is re-injected. After a
+   * graceful leave the re-injection waits a round: the releases it sent before its leave travel on the
+   * data lane, which its leave (on the control lane) may have overtaken.
+   */
+  #gone(nodeId: string, died: boolean): void {
     const stream = this.#streams.get(nodeId);
     if (stream !== undefined) {
       this.#streams.delete(nodeId);
@@ -359,7 +345,8 @@ export class Messaging implements ClusterSide {
         if (!outgoing.settled) this.#parking.park(outgoing);
       }
     }
-    this.#inbound.forget(nodeId);
+    if (died) this.#inbound.forget(nodeId);
+    else this.#leaving.set(nodeId, this.#round + 2);
     this.#copies.gone(nodeId);
   }
 
@@ -383,9 +370,12 @@ export class Messaging implements ClusterSide {
           stream.remove(outgoing.seq); // a request that timed out: its credit comes back
           continue;
         }
-        if (outgoing.held || round - outgoing.sentRound < this.#resendRounds) continue;
+        // Not yet held: sent again after a second. Held but not done after ten: asked again (the
+        // receiver answers from its dedupe window), in case a "done" was lost with a full queue.
+        const rounds = outgoing.held ? this.#resendRounds * HELD_RESEND_FACTOR : this.#resendRounds;
+        if (round - outgoing.sentRound < rounds) continue;
         link ??= this.#transport.links.get(stream.nodeId);
-        if (link === undefined || link.closed) break;
+        if (link === undefined || link.closed) continue;
         this.#resend(stream, outgoing);
       }
       if (stream.size > 0 && (link === undefined || link.closed) && this.#transport.links.get(stream.nodeId) === undefined) {
@@ -393,8 +383,14 @@ export class Messaging implements ClusterSide {
         if (member !== undefined && member.state !== "dead" && member.state !== "left") this.#relink(stream.nodeId, member.address);
       }
     }
+    for (const [nodeId, at] of this.#leaving) {
+      if (round < at) continue;
+      this.#leaving.delete(nodeId);
+      this.#inbound.forget(nodeId);
+    }
     this.#copies.resend(this.#resendRounds);
     this.#parking.route();
     this.#inbound.reinject();
+    this.#inbound.retry();
   }
 }

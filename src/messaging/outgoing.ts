@@ -30,7 +30,9 @@ export class Outgoing implements Expirable {
   held = false;
   /** A request's caller has its answer, or a publish failed for good: nothing more happens. */
   settled = false;
-  /** While a publisher waits for room (the cluster is saturated): when it gets QUEUE_FULL instead. */
+  /** How long the publisher is willing to wait for its message to be held somewhere (its timeoutMs). */
+  waitMs = Infinity;
+  /** Set when a message still awaiting acceptance is first parked: after it, the publisher gets an error. */
   acceptBy = Infinity;
   /** Nodes that refused the message (not running the service, stopping); skipped when it is rerouted. */
   refusedBy: string[] | undefined;

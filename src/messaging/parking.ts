@@ -17,6 +17,8 @@ export interface ParkingHost {
   /** The router's choice for a parked message (skipping the nodes that refused it). */
   pick(outgoing: Outgoing): Pick;
   send(stream: PeerStream, outgoing: Outgoing): void;
+  /** No node can ever take this message: its publisher hears `error`, or it is dead-lettered. */
+  undeliverable(outgoing: Outgoing, node: string, error: KaffixError): void;
   readonly stopped: boolean;
 }
 
@@ -39,16 +41,23 @@ export class Parking {
 
   /** Parks a fresh message until some node has credit, for at most `waitMs`; then QUEUE_FULL. */
   wait(outgoing: Outgoing, waitMs: number): void {
-    if (this.#parked.length >= MAX_PARKED) {
-      outgoing.refuse(new KaffixError("QUEUE_FULL", `the cluster is saturated: ${MAX_PARKED} messages wait for a node with room`));
-      return;
-    }
-    outgoing.acceptBy = this.#host.clock.now() + Math.max(0, waitMs);
+    outgoing.waitMs = Math.max(0, waitMs);
     this.park(outgoing);
   }
 
-  /** Queues a message for (re)routing on the next turn. */
+  /**
+   * Queues a message for (re)routing on the next turn. One whose publisher still waits to hear it is
+   * held gets its `waitMs` from now, and is refused at once when too many wait already; one accepted
+   * before (a reroute) always waits: it is bounded by the outbox it came from.
+   */
   park(outgoing: Outgoing): void {
+    if (outgoing.awaitingAcceptance) {
+      if (this.#parked.length >= MAX_PARKED) {
+        outgoing.refuse(new KaffixError("QUEUE_FULL", `the cluster is saturated: ${MAX_PARKED} messages wait for a node with room`));
+        return;
+      }
+      if (outgoing.acceptBy === Infinity) outgoing.acceptBy = this.#host.clock.now() + outgoing.waitMs;
+    }
     outgoing.nodeId = undefined;
     this.#parked.push(outgoing);
     this.schedule();
@@ -67,18 +76,21 @@ export class Parking {
     const now = this.#host.clock.now();
     const parked = this.#parked;
     this.#parked = [];
+    // A service found saturated stays so for the rest of this pass: its other messages are not re-picked.
+    let saturated: Set<string> | undefined;
     for (const outgoing of parked) {
       if (outgoing.settled) continue;
       if (outgoing.isRequest && outgoing.deadline <= now) {
         outgoing.reject(new KaffixError("TIMEOUT", `no reply from service "${outgoing.service}" before the deadline`));
         continue;
       }
-      const picked = this.#host.pick(outgoing);
+      const picked = saturated?.has(outgoing.service) && outgoing.key === undefined ? "saturated" : this.#host.pick(outgoing);
+      if (picked === "saturated") (saturated ??= new Set()).add(outgoing.service);
       if (picked instanceof Mailbox) this.#handOver(outgoing);
       else if (picked instanceof PeerStream) this.#host.send(picked, outgoing);
       else if (outgoing.awaitingAcceptance && now >= outgoing.acceptBy) outgoing.refuse(nowhere(outgoing.service, picked));
       else {
-        if (picked === undefined) outgoing.refusedBy = undefined; // every node refused once: try them again
+        if (picked !== "saturated") outgoing.refusedBy = undefined; // every node refused once: try them again
         this.#parked.push(outgoing);
       }
     }
@@ -95,20 +107,24 @@ export class Parking {
     const { runtime, clock } = this.#host;
     if (outgoing.isRequest) {
       const timeoutMs = Math.max(1, outgoing.deadline - clock.now());
-      runtime.request(outgoing.service, outgoing.message, { timeoutMs, key: outgoing.key }).then(
+      runtime.rerequest(outgoing.service, outgoing.message, timeoutMs, outgoing.key).then(
         (value) => outgoing.resolve(value),
         (error: unknown) => outgoing.reject(toKaffixError(error, "INTERNAL")),
       );
       return;
     }
-    runtime.publish(outgoing.service, outgoing.message, { key: outgoing.key }).then(
+    runtime.republish(outgoing.service, outgoing.message, outgoing.key).then(
       () => outgoing.markHeld(),
-      () => this.park(outgoing), // refused here too (e.g. stopping): try again elsewhere
+      (thrown: unknown) => {
+        const error = toKaffixError(thrown, "INTERNAL");
+        if (error.retryable) this.park(outgoing); // refused here too (e.g. stopping): try again elsewhere
+        else this.#host.undeliverable(outgoing, runtime.nodeId, error);
+      },
     );
   }
 }
 
-function nowhere(service: string, picked: "saturated" | undefined): KaffixError {
+function nowhere(service: string, picked: "saturated" | "unreachable" | undefined): KaffixError {
   return picked === "saturated"
     ? new KaffixError("QUEUE_FULL", `every node running "${service}" is saturated`, { data: { service } })
     : new KaffixError("SERVICE_UNAVAILABLE", `no running node serves "${service}"`, { data: { service } });

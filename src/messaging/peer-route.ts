@@ -29,6 +29,7 @@ export function peerRoute(stream: PeerStream | undefined, host: PeerRouteHost): 
         return Promise.reject(error);
       }
       const { outgoing, accepted } = Outgoing.publish(service, message, body, key, custodian);
+      outgoing.waitMs = waitMs;
       if (stream !== undefined) host.send(stream, outgoing);
       else host.wait(outgoing, waitMs);
       return accepted;

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import { KaffixError } from "../errors.js";
-import type { Transport } from "../transport/transport.js";
+import type { Lane, Link, Transport } from "../transport/transport.js";
 import type { NodeMeta } from "./gossip-message.js";
 import { LAN_DEFAULTS } from "./suspicion.js";
 
@@ -104,3 +104,9 @@ export interface MembershipStats {
   /** Messages not sent (see PeerSender.dropped). */
   sendDropped: number;
 }
+
+/** Receives the link payloads that are not membership's (see `Membership.onPayload`). */
+export type PayloadHandler = (link: Link, lane: Lane, payload: Uint8Array) => void;
+
+/** Told the IP a seed saw this node's connection come from, and the seed's address. */
+export type ObservedAddressHandler = (ip: string, seed: string) => void;

@@ -1,12 +1,12 @@
 // The membership engine: SWIM with Lifeguard over a Transport, on an injected clock and randomness.
 //
-// All traffic goes on the control lane, codec-encoded (shapes in membership-messages.ts). Failure
-// detection is probe-loop.ts; this file owns the table, suspicions, gossip, push-pull, join and leave.
+// All traffic goes on the control lane, codec-encoded (shapes in membership-messages.ts). Failure detection
+// is probe-loop.ts; this file owns the table, suspicions, gossip, push-pull, join and leave.
 
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import { KaffixError } from "../errors.js";
-import type { Lane, Link, Transport } from "../transport/transport.js";
+import type { Link, Transport } from "../transport/transport.js";
 import { decode, encode } from "../wire/codec.js";
 import { AWARENESS_DELTA } from "./awareness.js";
 import type { GossipMessage } from "./gossip-message.js";
@@ -15,6 +15,7 @@ import { MemberTable, type ApplyResult, type Member, type MemberEvent } from "./
 import { ChangeFeed, type ChangeHandler } from "./change-feed.js";
 import { MESSAGE_LIMITS, parseMembershipMessage, recordToGossip, type MemberRecord, type MembershipMessage, type OutgoingMessage } from "./membership-messages.js";
 import { membershipOptions, type MembershipConfig, type MembershipOptions, type MembershipStats } from "./membership-options.js";
+import type { ObservedAddressHandler, PayloadHandler } from "./membership-options.js";
 import { isLive, type MembershipSnapshot } from "./membership-snapshot.js";
 import { PeerSender, type Peer } from "./peer-sender.js";
 import { ProbeLoop, shuffle, type ProbeHost } from "./probe-loop.js";
@@ -23,17 +24,8 @@ import { SuspicionTimers } from "./suspicion-timers.js";
 import { TimerSet } from "./timer-set.js";
 import { estimateRttMs, isValidCoordinate, VivaldiClient, type Coordinate } from "./vivaldi.js";
 
-export type { MembershipConfig, MembershipStats } from "./membership-options.js";
+export type { MembershipConfig, MembershipStats, ObservedAddressHandler, PayloadHandler } from "./membership-options.js";
 export type { ChangeHandler } from "./change-feed.js";
-
-/** Receives the link payloads that are not membership's (see {@link Membership.onPayload}). */
-export type PayloadHandler = (link: Link, lane: Lane, payload: Uint8Array) => void;
-
-/** Told the IP a seed saw this node's connection come from, and the seed's address. */
-export type ObservedAddressHandler = (ip: string, seed: string) => void;
-
-/** First byte of control payloads that belong to someone else (see onPayload). */
-const OTHER_CONTROL_MARK = 0xc1;
 
 export class Membership {
   // Fixed after construction.
@@ -123,9 +115,8 @@ export class Membership {
   }
 
   /**
-   * Hands on what arrives on the node's links but is not membership's: every data-lane payload, and
-   * control-lane payloads whose first byte is 0xc1 (no MessagePack value starts with it; membership's
-   * own payloads are MessagePack maps). Without a handler they are dropped.
+   * Hands on what arrives on the links and is not membership's: the data lane, and control payloads
+   * starting with 0xc1, which no MessagePack value does. Without a handler they are dropped.
    */
   onPayload(handler: PayloadHandler): void {
     this.#payloads = handler;
@@ -230,7 +221,7 @@ export class Membership {
 
   #adopt(link: Link): void {
     link.onMessage((lane, payload) => {
-      if (lane === "control" && payload[0] !== OTHER_CONTROL_MARK) this.#receive(link, payload);
+      if (lane === "control" && payload[0] !== 0xc1) this.#receive(link, payload); // 0xc1: see onPayload
       else this.#payloads?.(link, lane, payload);
     });
   }

@@ -172,6 +172,8 @@ export class Inbound {
     // (its reply may have been lost with a link), so request handlers should be idempotent too.
     if (state.open.has(seq)) {
       this.stats.duplicates++;
+      state.received.add(seq);
+      this.#scheduleAcks(state);
       return;
     }
     const refusal = this.#refusal(state, service);

@@ -17,7 +17,7 @@ import { KaffixError } from "../errors.js";
 import { ManualClock, settle } from "../testing/manual-clock.js";
 import { PROTOCOL_VERSION } from "../transport/hello.js";
 import { InProcessNetwork, type InProcessTransport } from "../transport/in-process-transport.js";
-import { hash32 } from "../routing/affinity-ring.js";
+import { hash32 } from "../hash.js";
 import { Messaging } from "./messaging.js";
 
 /** Failure detection in about 1–3 s, as the real-process chaos tests configure it (test/fixtures/pipeline-app.ts). */

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { KaffixError } from "../errors.js";
 import { seededRandom } from "../testing/seeded-random.js";
-import { AffinityRing, hash32 } from "./affinity-ring.js";
+import { hash32 } from "../hash.js";
+import { AffinityRing } from "./affinity-ring.js";
 
 const idle = (): number => 0;
 const nodes = (count: number, from = 0): string[] => Array.from({ length: count }, (_, i) => `node-${from + i}`);

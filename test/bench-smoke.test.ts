@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { ROOT } from "./support/processes.js";
 
 describe("npm run bench", () => {
-  for (const script of ["local", "codec", "transport", "control-lane", "membership-scale", "cross-node"]) {
+  for (const script of ["local", "codec", "transport", "control-lane", "membership-scale", "cross-node", "compare"]) {
     test(`bench/${script}.ts --quick runs to the end`, { timeout: 120_000 }, () => {
       const result = spawnSync(process.execPath, ["--import", "tsx", `bench/${script}.ts`, "--quick"], {
         cwd: ROOT,

@@ -300,6 +300,7 @@ export class Inbound {
       state.flushScheduled = false;
       const received = this.#stillOpen(state.received.take(), state);
       const finished = state.finished.take();
+      if (received.length + finished.length === 0) continue; // all answered by replies meanwhile
       // An ack that cannot leave is not kept: the sender asks again (it resends), and is answered then.
       if (received.length + finished.length <= 2 * MAX_RANGES && this.#frameLimit(state.nodeId) >= 10 + 8 * (received.length + finished.length)) {
         this.#send(state.nodeId, "control", encodeAck(received, finished));

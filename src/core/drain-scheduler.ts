@@ -5,6 +5,13 @@
  * and starve sockets and timers. After `budget` messages in one event-loop turn, further drains go
  * through setImmediate, which lets the loop breathe before continuing.
  */
+/**
+ * Drains run as reactions to one settled promise rather than through queueMicrotask: both are
+ * microtasks, but Node wraps each queueMicrotask callback for async context tracking, which measured
+ * at about a tenth of a local request's cost.
+ */
+const RESOLVED = Promise.resolve();
+
 export class DrainScheduler {
   readonly #budget: number;
   #dispatched = 0;
@@ -19,7 +26,7 @@ export class DrainScheduler {
   }
 
   schedule(drain: () => void): void {
-    if (this.#dispatched < this.#budget) queueMicrotask(drain);
+    if (this.#dispatched < this.#budget) RESOLVED.then(drain);
     else setImmediate(drain);
   }
 

@@ -83,15 +83,18 @@ function reportDriver(t: TestContext, cluster: PipelineCluster, summary: DriverS
   );
 }
 
+/** What the driver does in both publish scenarios. */
+const PUBLISHING = {
+  mode: "publish",
+  count: PUBLISHES,
+  ratePerSec: PUBLISH_RATE_PER_SEC,
+  timeoutMs: PUBLISH_TIMEOUT_MS,
+  slackMs: SLACK_MS,
+} as const;
+
 describe("delivery across real nodes under failures", () => {
   test("every message accepted by a publish is processed while workers are killed with SIGKILL and restarted", { timeout: 150_000 }, async (t) => {
-    const cluster = await PipelineCluster.start(WORKERS, {
-      mode: "publish",
-      count: PUBLISHES,
-      ratePerSec: PUBLISH_RATE_PER_SEC,
-      timeoutMs: PUBLISH_TIMEOUT_MS,
-      slackMs: SLACK_MS,
-    });
+    const cluster = await PipelineCluster.start(WORKERS, PUBLISHING);
     t.after(() => cluster.close());
     await cluster.drivingStarted();
     let driving = true;
@@ -118,13 +121,7 @@ describe("delivery across real nodes under failures", () => {
   });
 
   test("every message accepted by a publish is processed while a worker is paused with SIGSTOP, and the worker takes new messages after SIGCONT", { timeout: 150_000 }, async (t) => {
-    const cluster = await PipelineCluster.start(WORKERS, {
-      mode: "publish",
-      count: PUBLISHES,
-      ratePerSec: PUBLISH_RATE_PER_SEC,
-      timeoutMs: PUBLISH_TIMEOUT_MS,
-      slackMs: SLACK_MS,
-    });
+    const cluster = await PipelineCluster.start(WORKERS, PUBLISHING);
     t.after(() => cluster.close());
     await cluster.drivingStarted();
     const summary = cluster.summary(PUBLISHING_MS + PUBLISH_TIMEOUT_MS + SLACK_MS + MARGIN_MS);

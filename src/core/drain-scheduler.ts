@@ -30,6 +30,11 @@ export class DrainScheduler {
     else setImmediate(drain);
   }
 
+  /** True while this turn may still dispatch at once; when it does, the caller counts what it ran. */
+  get hasBudget(): boolean {
+    return this.#dispatched < this.#budget;
+  }
+
   /** Counts messages dispatched in this turn; the count resets once the event loop gets a turn. */
   count(messages: number): void {
     this.#dispatched += messages;

@@ -16,6 +16,8 @@ import type { Registration, ServiceRegistry } from "./service-registry.js";
 import type { ServiceClass } from "./service.js";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** Requests run inside one another's calls at most this deep; deeper ones are queued. */
+const MAX_INLINE_DEPTH = 16;
 /** setTimeout's own limit (about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
@@ -55,6 +57,8 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   readonly #mailboxes = new Map<string, Mailbox>();
   #idleWaiters: (() => void)[] = [];
   #cluster: ClusterSide | undefined;
+  /** Requests whose handlers run inside other calls right now (see #requestHere). */
+  #inlineDepth = 0;
   /** Set once the services are stopped: late publishes fail with STOPPING, not SERVICE_UNAVAILABLE. */
   #stopped = false;
 
@@ -293,6 +297,21 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     if (parent?.owner !== undefined) delivery.owner = REPLY_ONLY;
     const reply = deferred<unknown>();
     delivery.expectReply(reply);
+    // An idle mailbox runs the handler right here, as a function call would; nesting is bounded, and
+    // the drain scheduler's budget still hands the event loop back after enough work.
+    if (this.#inlineDepth < MAX_INLINE_DEPTH && this.scheduler.hasBudget) {
+      this.#inlineDepth++;
+      let ran: boolean;
+      try {
+        ran = mailbox.runNow(delivery);
+      } finally {
+        this.#inlineDepth--;
+      }
+      if (ran) {
+        if (!delivery.settled) this.#deadlines.track(delivery);
+        return reply.promise;
+      }
+    }
     this.#deadlines.track(delivery);
     const accepted = mailbox.offer(delivery, deadline - now);
     if (accepted !== ACCEPTED) accepted.catch((error: unknown) => delivery.reject(toKaffixError(error, "INTERNAL")));

@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
 import type { ClusterSide, Route } from "./cluster-side.js";
+import { keyOf, timeoutOf } from "./call-options.js";
 import { deferred } from "./deferred.js";
 import { ACCEPTED, Delivery, REPLY_ONLY, type CustodyOwner, type DeliveryHost, type ReplyTo } from "./delivery.js";
 import { DrainScheduler } from "./drain-scheduler.js";
@@ -15,21 +16,8 @@ import { RequestDeadlines } from "./request-deadlines.js";
 import type { Registration, ServiceRegistry } from "./service-registry.js";
 import type { ServiceClass } from "./service.js";
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
 /** Requests run inside one another's calls at most this deep; deeper ones are queued. */
 const MAX_INLINE_DEPTH = 16;
-/** setTimeout's own limit (about 24.8 days). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
-/** The `timeoutMs` of publish/request options, checked; a bad one is an INVALID_ARGUMENT, never a hang. */
-function timeoutOf(options: { timeoutMs?: number } | undefined): number | KaffixError {
-  const timeoutMs = options?.timeoutMs;
-  if (timeoutMs === undefined) return DEFAULT_TIMEOUT_MS;
-  if (typeof timeoutMs === "number" && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS) return timeoutMs;
-  return new KaffixError("INVALID_ARGUMENT", `timeoutMs must be a number from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`, {
-    data: { field: "timeoutMs" },
-  });
-}
 
 export interface NodeRuntimeOptions {
   nodeId: string;
@@ -396,20 +384,3 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
 }
 
 const noop = () => {};
-
-/** The affinity key of a message: the publish option first, then the service's `key` function. */
-function keyOf(options: { key?: string | number } | undefined, registration: Registration, message: unknown): string | undefined | KaffixError {
-  let key: unknown = options?.key;
-  if (key === undefined && registration.options.key !== undefined) {
-    try {
-      key = registration.options.key(message);
-    } catch (thrown) {
-      const reason = thrown instanceof Error ? thrown.message : String(thrown);
-      return new KaffixError("INVALID_ARGUMENT", `the key function of "${registration.id}" threw: ${reason}`, { data: { service: registration.id } });
-    }
-  }
-  if (key === undefined) return undefined;
-  if (typeof key === "string") return key;
-  if (typeof key === "number" && Number.isFinite(key)) return String(key);
-  return new KaffixError("INVALID_ARGUMENT", `an affinity key must be a string or a finite number, got ${typeof key}`, { data: { field: "key" } });
-}

@@ -188,3 +188,13 @@ test(
     assert.equal(parent.unsafe, 1);
   },
 );
+
+test("an answered request's delivery lets go of its message, so a deadline sweep keeps only a small shell", () => {
+  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+  const delivery = new Delivery(host, "svc", pino({ level: "silent" }), { big: "payload" }, Infinity);
+  let replied: unknown;
+  delivery.expectReply({ resolve: (value) => (replied = value), reject: () => {} });
+  delivery.finish("done");
+  assert.equal(replied, "done");
+  assert.equal(delivery.message, undefined);
+});

@@ -122,3 +122,17 @@ test("a refused request rejects its caller with the refusal", async () => {
   await assert.rejects(reply, (error) => error === refused);
   assert.equal(outgoing.settled, true);
 });
+
+test("an answered request lets go of its message and body at once, while a publish keeps both until it is done", async () => {
+  const body = new Uint8Array([1, 2, 3]);
+  const { outgoing: request, reply } = Outgoing.request("svc", { big: "payload" }, body, undefined, Infinity);
+  request.resolve("ok");
+  assert.equal(await reply, "ok");
+  assert.equal(request.message, undefined);
+  assert.equal(request.body.length, 0);
+
+  const { outgoing: published } = Outgoing.publish("svc", { big: "payload" }, body, undefined, undefined);
+  published.markHeld();
+  assert.deepEqual(published.message, { big: "payload" }, "a held publish may still be rerouted: it keeps its message");
+  assert.equal(published.body, body);
+});

@@ -4,7 +4,7 @@
 // acks, no routing. Publish is a one-way stream of payloads counted by the peer; request/reply is an
 // echo. The sender is the bench process itself.
 
-import { requestRun, report, type RunReport } from "./compare-runs.js";
+import { requestRun, report, type RunReport } from "./loops.js";
 import { Kind, PeerProcess, tcpSystem, u32, within, type SinkReport, type System } from "./transport-peer.js";
 
 export class BareTcp {

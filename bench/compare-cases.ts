@@ -3,7 +3,7 @@
 import { BareTcp } from "./compare-bare.js";
 import { SERIALIZERS, type Serializer, type SystemId } from "./compare-nodes.js";
 import { freePorts, NodeProcess, startCluster, stopAll } from "./compare-process.js";
-import { tenths, type RunReport } from "./compare-runs.js";
+import { tenths, type RunReport } from "./loops.js";
 import { calibrate, collectGarbage, spread, type Spread } from "./harness.js";
 
 export interface Plan {

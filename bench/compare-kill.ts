@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Serializer, SystemId } from "./compare-nodes.js";
 import { startCluster, stopAll, type NodeProcess } from "./compare-process.js";
-import type { Settled } from "./compare-runs.js";
+import type { Settled } from "./loops.js";
 
 export interface KillPlan {
   publishes: number;

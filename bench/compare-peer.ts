@@ -30,7 +30,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { SinkTally, type SinkCount } from "./cross-node-peer.js";
 import { startNode, type BenchNode, type NodeConfig, type Receipts } from "./compare-nodes.js";
-import { report, requestRun, settleAll, windowed, type RunReport } from "./compare-runs.js";
+import { report, requestRun, settleAll, windowed, type RunReport } from "./loops.js";
 import { collectGarbage } from "./harness.js";
 import { within } from "./transport-peer.js";
 

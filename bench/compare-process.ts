@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { NodeConfig, Serializer, SystemId } from "./compare-nodes.js";
 import { NODE_ENV, RECEIPTS_ENV } from "./compare-peer.js";
+import { endChild } from "./harness.js";
 import { within } from "./transport-peer.js";
 
 const PEER_FILE = fileURLToPath(new URL("./compare-peer.ts", import.meta.url));
@@ -120,13 +121,8 @@ export class NodeProcess {
   }
 
   /** Closes its stdin (it stops its node and exits), then kills it if it lingers. */
-  async stop(): Promise<void> {
-    if (this.hasExited) return;
-    const gone = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
-    this.#child.stdin!.end();
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), STOP_KILL_MS);
-    await gone;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return endChild(this.#child, STOP_KILL_MS);
   }
 }
 

@@ -22,7 +22,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { pino, type Logger } from "pino";
 import { App, Service } from "../src/index.js";
-import { collectGarbage } from "./harness.js";
+import { collectGarbage, endChild } from "./harness.js";
 import { within } from "./transport-peer.js";
 
 const TOKEN_ENV = "KAFFIX_BENCH_TOKEN";
@@ -191,13 +191,8 @@ export class KaffixPeer {
   }
 
   /** Closes its stdin (it stops its app and exits), then kills it if it lingers. */
-  async stop(): Promise<void> {
-    if (this.hasExited) return;
-    const gone = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
-    this.#child.stdin!.end();
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), STOP_KILL_MS);
-    await gone;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return endChild(this.#child, STOP_KILL_MS);
   }
 }
 

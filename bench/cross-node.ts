@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { App } from "../src/index.js";
 import { benchApp, Echo, KaffixPeer, Sink, stderrLogger } from "./cross-node-peer.js";
 import { calibrate, collectGarbage, exitWhenHung, loadAverage, machine, markdownTable, measuredBy, printTable, resultsPath, runMain, spread, type Machine, type Spread, writeResults } from "./harness.js";
+import { requestRun, windowed } from "./loops.js";
 import { Kind, PeerProcess, tcpSystem, tlsSystem, u32, within, type SinkReport, type System } from "./transport-peer.js";
 
 const QUICK = process.argv.includes("--quick");
@@ -73,37 +74,14 @@ interface Run {
 
 // ── The runs ────────────────────────────────────────────────────────────────────────────────────
 
-/** Calls `send(0 … n − 1)` keeping at most `window` un-resolved; resolves when all have, rejects with the first failure. */
-async function windowed(n: number, window: number, send: (i: number) => Promise<unknown>): Promise<void> {
-  let inFlight = 0;
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const settled = (): void => {
-    inFlight--;
-    const resume = wake;
-    wake = undefined;
-    resume?.();
-  };
-  const failed = (error: unknown): void => {
-    failure ??= { error };
-    settled();
-  };
-  const room = () => new Promise<void>((resolve) => (wake = resolve));
-  for (let i = 0; i < n && failure === undefined; i++) {
-    while (inFlight >= window) await room();
-    inFlight++;
-    send(i).then(settled, failed);
-  }
-  while (inFlight > 0) await room();
-  if (failure !== undefined) throw failure.error;
-}
-
 /** Publishes 0 … n − 1 to Sink; the clock stops when B reports the n-th distinct one handled. */
 async function kaffixPublish(bench: Bench, n: number): Promise<Run> {
   const { stray, count } = await bench.b.armSink(n);
   bench.duplicates += stray;
   const started = performance.now();
-  const acked = windowed(n, WINDOW, (i) => bench.app.publish(Sink, { n: i }));
+  const acked = windowed(n, WINDOW, (i) => bench.app.publish(Sink, { n: i })).then(({ rejected }) => {
+    if (rejected.length > 0) throw new Error(`${rejected.length} publishes failed, the first with ${rejected[0]!.code}`);
+  });
   acked.catch(() => {}); // awaited below; a failure also ends the race at once
   const received = await Promise.race([count, acked.then(() => count)]);
   const seconds = (performance.now() - started) / 1000;
@@ -165,21 +143,6 @@ function bareCall(system: System): Call {
   };
 }
 
-/** `size` round trips from `loops` concurrent loops; each one timed. */
-async function requestRun(size: number, loops: number, call: Call): Promise<Run> {
-  const per = size / loops;
-  const latencies = new Float64Array(size);
-  const loop = async (slot: number): Promise<void> => {
-    for (let n = slot * per; n < (slot + 1) * per; n++) {
-      const sent = performance.now();
-      await call(slot, n);
-      latencies[n] = performance.now() - sent;
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: loops }, (_, slot) => loop(slot)));
-  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort() };
-}
 
 function timed(c: Case, id: SystemId, size: number, bench: Bench): Promise<Run> {
   let work: Promise<Run>;

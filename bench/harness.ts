@@ -1,6 +1,6 @@
 // What the bench scripts share: the machine a run is on, run sizing, median / min / max, the tables and the results file.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform } from "node:os";
 import { dirname, join } from "node:path";
@@ -150,4 +150,14 @@ export function writeResults(path: string, body: unknown): void {
   const tmp = `${path}.tmp`; // written whole, then renamed: a crash never leaves half a file
   writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
   renameSync(tmp, path);
+}
+
+/** Closes a child's stdin (the bench peers stop and exit on that), then kills it if it lingers past `killAfterMs`. */
+export async function endChild(child: ChildProcess, killAfterMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.stdin!.end();
+  const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+  await gone;
+  clearTimeout(timer);
 }

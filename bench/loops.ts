@@ -1,4 +1,4 @@
-// The loops bench/compare.ts times, shared by its processes: a windowed stream, concurrent request loops, percentiles.
+// The loops the benchmarks time, shared by bench/cross-node.ts and the processes of bench/compare.ts: a windowed stream, concurrent request loops, percentiles.
 
 /** Nearest-rank percentile of sorted values. */
 export const percentile = (sorted: Float64Array, q: number): number => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;

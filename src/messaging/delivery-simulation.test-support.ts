@@ -5,7 +5,6 @@ import { cpus } from "node:os";
 import { pino } from "pino";
 import { PausableClock, seeded, Simulation } from "../cluster/membership-simulation.test-support.js";
 import { Membership } from "../cluster/membership.js";
-import type { MembershipOptions } from "../cluster/membership-options.js";
 import type { NodeState } from "../cluster/node-state.js";
 import type { Clock } from "../clock.js";
 import type { Context } from "../core/context.js";
@@ -14,22 +13,12 @@ import { NodeRuntime } from "../core/node-runtime.js";
 import { ServiceRegistry } from "../core/service-registry.js";
 import { Service } from "../core/service.js";
 import { KaffixError } from "../errors.js";
+import { FAST_MEMBERSHIP } from "../testing/fast-membership.js";
 import { ManualClock, settle } from "../testing/manual-clock.js";
 import { PROTOCOL_VERSION } from "../transport/hello.js";
 import { InProcessNetwork, type InProcessTransport } from "../transport/in-process-transport.js";
 import { hash32 } from "../hash.js";
 import { Messaging } from "./messaging.js";
-
-/** Failure detection in about 1–3 s, as the real-process chaos tests configure it (test/fixtures/pipeline-app.ts). */
-const FAST_MEMBERSHIP: Partial<MembershipOptions> = {
-  probeIntervalMs: 200,
-  probeTimeoutMs: 100,
-  gossipIntervalMs: 50,
-  suspicionMult: 4,
-  suspicionMaxTimeoutMult: 3,
-  pushPullIntervalMs: 5_000,
-  reconnectIntervalMs: 2_000,
-};
 
 const WORKER_SERVICES: readonly string[] = ["Ingest", "Transform", "Sink", "Echo"];
 /** Cores every node claims: routing compares capacities, and the host's own core count would make runs differ by machine. */

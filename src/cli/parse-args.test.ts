@@ -34,6 +34,18 @@ describe("parseArgs", () => {
     assert.deepEqual(start(["--token", TOKEN]), { token: [TOKEN] });
   });
 
+  test("--label repeats or takes a list, and KAFFIX_LABELS stands in when no --label is given", () => {
+    assert.deepEqual(start(["--token", TOKEN, "--label", "postgres", "--label", "gpu,zone=b"]).labels, ["postgres", "gpu", "zone=b"]);
+    assert.deepEqual(start(["--token", TOKEN], { KAFFIX_LABELS: "postgres, ssd" }).labels, ["postgres", "ssd"]);
+    rejects(["--token", TOKEN, "--label", "has space"], /label must be/);
+  });
+
+  test("--placement off turns placement off, on leaves the default, anything else is refused", () => {
+    assert.equal(start(["--token", TOKEN, "--placement", "off"]).placement, false);
+    assert.equal(start(["--token", TOKEN, "--placement", "on"]).placement, undefined);
+    rejects(["--token", TOKEN, "--placement", "maybe"], /--placement must be on or off/);
+  });
+
   test("--token=value works as well as --token value", () => {
     assert.deepEqual(start([`--token=${TOKEN}`]).token, [TOKEN]);
   });

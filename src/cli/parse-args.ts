@@ -22,6 +22,8 @@ const FLAGS = {
   advertise: { type: "string", value: "HOST:PORT", help: "Address other nodes should dial, when not the bind address (containers, NAT)" },
   region: { type: "string", value: "NAME", help: "This node's region (default \"default\")" },
   weight: { type: "string", value: "N", help: "This node's capacity relative to its cores and memory (default 1)" },
+  label: { type: "string", multiple: true, value: "NAME", help: "Something this node is near, e.g. postgres (services with near: NAME prefer it); repeatable" },
+  placement: { type: "string", value: "on|off", help: "Self-organizing placement (default on); off keeps every service active on this node" },
   services: { type: "string", value: "A,B", help: "Only run these services on this node (default: all)" },
   http: { type: "string", value: "PORT", help: "Turn on the admin HTTP endpoint on this port (off by default)" },
   "http-host": { type: "string", value: "HOST", help: "Bind address of the admin endpoint (default 127.0.0.1)" },
@@ -36,6 +38,7 @@ const ENV_VARS = {
   KAFFIX_PEERS: "Peers, comma-separated (used when no --peer is given)",
   KAFFIX_PORT: "Cluster port (used when no --port is given)",
   KAFFIX_REGION: "Region (used when no --region is given)",
+  KAFFIX_LABELS: "Labels, comma-separated (used when no --label is given)",
 } as const;
 
 /**
@@ -60,6 +63,12 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, optio
     const weight = Number(values.weight);
     if (values.weight.trim() === "" || !Number.isFinite(weight)) invalid(`--weight must be a number, got ${JSON.stringify(values.weight)}`);
     start.weight = weight;
+  }
+  const labels = values.label !== undefined ? values.label.flatMap(splitList) : splitList(env.KAFFIX_LABELS ?? "");
+  if (labels.length > 0) start.labels = labels;
+  if (values.placement !== undefined) {
+    if (values.placement !== "on" && values.placement !== "off") invalid(`--placement must be on or off, got ${JSON.stringify(values.placement)}`);
+    if (values.placement === "off") start.placement = false;
   }
   if (values.services !== undefined) {
     start.services = splitList(values.services);

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { KaffixError } from "../errors.js";
 import type { Clock } from "../clock.js";
 import { membershipOptions, type MembershipOptions } from "../cluster/membership-options.js";
+import { resolvePlacementOptions, type PlacementOptions, type ResolvedPlacementOptions } from "../placement/placement-options.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -37,6 +38,17 @@ export interface StartOptions {
   region?: string;
   /** This node's capacity relative to its cores and memory, e.g. 2 for a machine that should take twice the work. Default 1. */
   weight?: number;
+  /**
+   * Names of things this node is near (e.g. "postgres", "gpu"): a service declaring `near: "postgres"`
+   * prefers nodes with that label. Letters, digits and `_ . : = / -`, at most 128 characters each, at most 32.
+   */
+  labels?: readonly string[];
+  /**
+   * Self-organizing placement (on by default): which services are active on which node, decided by
+   * the runtime from measured load, traffic and latency. `false` keeps every service this node may
+   * run active here; give the same setting to every node of a cluster.
+   */
+  placement?: false | Partial<PlacementOptions>;
   /** Ids of the services this node may run. Default: every service added to the app. */
   services?: readonly string[];
   /** Admin HTTP endpoint; off unless given. A number is shorthand for `{ port }`. */
@@ -69,6 +81,9 @@ export interface ResolvedStartOptions {
   advertise: string | undefined;
   region: string;
   weight: number;
+  labels: string[];
+  /** Undefined when placement is off. */
+  placement: ResolvedPlacementOptions | undefined;
   services: string[] | undefined;
   http: Required<HttpOptions> | undefined;
   logLevel: LogLevel;
@@ -78,6 +93,7 @@ export interface ResolvedStartOptions {
 }
 
 export const DEFAULT_PORT = 12345;
+const LABEL_PATTERN = /^[A-Za-z0-9_.:=\/-]{1,128}$/;
 
 function invalid(message: string, field: string): never {
   throw new KaffixError("INVALID_ARGUMENT", message, { data: { field } });
@@ -152,7 +168,15 @@ export function resolveStartOptions(
   if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0 || weight > 1000) {
     invalid(`weight must be a number above 0 and at most 1000, got ${JSON.stringify(weight)}`, "weight");
   }
-  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, weight, services, http, logLevel, deadLetterLimit, maxFrameBytes, membership: membershipOptions(options.membership ?? {}) };
+  const labels = [...(options.labels ?? [])];
+  if (labels.length > 32) invalid(`at most 32 labels, got ${labels.length}`, "labels");
+  for (const label of labels) {
+    if (typeof label !== "string" || !LABEL_PATTERN.test(label)) {
+      invalid(`a label must be 1-128 letters, digits, "_", ".", ":", "=", "/" or "-", got ${JSON.stringify(label)}`, "labels");
+    }
+  }
+  const placement = options.placement === false ? undefined : resolvePlacementOptions(options.placement ?? {});
+  return { tokens, tokenGenerated: given.length === 0, peers, port, host, advertise, region, weight, labels, placement, services, http, logLevel, deadLetterLimit, maxFrameBytes, membership: membershipOptions(options.membership ?? {}) };
 }
 
 /** Rough entropy of a token in bits, from its length and the character classes it uses. */

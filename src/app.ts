@@ -16,6 +16,8 @@ import { estimateTokenBits, resolveStartOptions, type ResolvedStartOptions, type
 import { KaffixError } from "./errors.js";
 import { ClusterNode, type MemberView, type PeerLink } from "./cluster/cluster-node.js";
 import { Messaging, type MessagingStats } from "./messaging/messaging.js";
+import { createPlacement } from "./app-placement.js";
+import type { PlacementLoop, PlacementView } from "./placement/placement-loop.js";
 
 export interface AppOptions {
   /** Shown in logs and in the `Running <name> on port <port>` line; nodes of one cluster share it. */
@@ -52,6 +54,8 @@ export interface NodeStatus {
     available: string[];
     /** Running here now. */
     active: ServiceStatus[];
+    /** Being moved away by placement: taking no new messages, finishing what they hold. */
+    retiring: string[];
   };
 }
 
@@ -87,6 +91,7 @@ export class App {
   #metrics: NodeMetrics | undefined;
   #links: ClusterNode | undefined;
   #messaging: Messaging | undefined;
+  #placement: PlacementLoop | undefined;
   #admin: AdminServer | undefined;
   #startedAt: string | undefined;
   #starting: Promise<void> | undefined;
@@ -183,7 +188,10 @@ export class App {
         runnable: config.services ?? this.#registry.ids,
         region: config.region,
         weight: config.weight,
+        labels: config.labels,
         load: () => runtime.mailboxes.values(),
+        usage: () => runtime.usage.take(),
+        changed: () => this.#placement?.changedRecently() ?? {},
         tokens: config.tokens,
         host: config.host,
         port: config.port,
@@ -208,7 +216,16 @@ export class App {
       });
       this.#messaging = messaging;
       runtime.attach(messaging);
-      await runtime.activateAll(config.services ?? this.#registry.ids);
+      const runnable = config.services ?? this.#registry.ids;
+      // Every service this node may run starts here; placement then trims and moves replicas.
+      await runtime.activateAll(runnable);
+      this.#links.announce();
+      if (config.placement !== undefined) {
+        const clock = options.clock ?? systemClock;
+        const log = logger.child({ layer: "placement" });
+        this.#placement = createPlacement({ runtime, links: this.#links, registry: this.#registry, runnable, options: config.placement, clock, logger: log });
+        this.#placement.start();
+      }
       // Running before the admin endpoint opens, so its first /health already says "ok".
       this.#state = "running";
       this.#startedAt = new Date().toISOString();
@@ -254,6 +271,7 @@ export class App {
       if (this.state !== "running") return; // the getter: TypeScript would keep the narrowing from before the await
     }
     this.#state = "stopping";
+    this.#placement?.stop();
     const runtime = this.#runtime!;
     this.#logger?.info("stopping: draining queued and in-flight messages");
     // The admin endpoint stays up while draining: /health answers "stopping" and publishes get STOPPING.
@@ -271,6 +289,7 @@ export class App {
   }
 
   async #release(): Promise<void> {
+    this.#placement?.stop();
     this.#messaging?.stop();
     this.#messaging = undefined;
     await this.#admin?.close();
@@ -314,6 +333,11 @@ export class App {
     return { self, members: this.#links?.members() ?? [], peers: this.#links?.peers() ?? [] };
   }
 
+  /** What placement decided and why, as this node sees it (GET /placement); `enabled: false` when it is off. */
+  placement(): PlacementView | { enabled: false; node: string } {
+    return this.#placement?.view() ?? { enabled: false, node: this.#nodeId };
+  }
+
   /** Prometheus text exposition of this node's metrics. */
   async metrics(): Promise<{ contentType: string; body: string }> {
     const metrics = this.#metrics;
@@ -346,7 +370,7 @@ export class App {
       region: config?.region ?? "default",
       startedAt: this.#startedAt,
       delivery: this.#messaging?.stats ?? EMPTY_DELIVERY_STATS,
-      services: { available: config?.services ?? this.#registry.ids, active },
+      services: { available: config?.services ?? this.#registry.ids, active, retiring: this.#runtime?.retiring ?? [] },
     };
   }
 

@@ -50,6 +50,13 @@ const cluster: Route = {
   },
 };
 
+const placement: Route = {
+  methods: GET,
+  async handle({ app, res }) {
+    sendJson(res, 200, app.placement());
+  },
+};
+
 const deadLetters: Route = {
   methods: GET,
   async handle({ app, res }) {
@@ -100,6 +107,7 @@ const request: Route = {
 const EXACT: ReadonlyMap<string, Route> = new Map([
   ["/health", health],
   ["/cluster", cluster],
+  ["/placement", placement],
   ["/dead-letters", deadLetters],
   ["/metrics", metrics],
 ]);

@@ -1,14 +1,13 @@
 // A node's place in the cluster: the TLS transport on the cluster port, and the membership protocol
 // that joins through --peer, detects failures and gossips each node's state.
 
-import { cpus, totalmem } from "node:os";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
 import { Membership } from "./membership.js";
 import type { MembershipOptions } from "./membership-options.js";
 import type { Member } from "./member-table.js";
-import { MAX_GOSSIPED_SERVICES, readNodeState, type NodeState, type ServiceLoad } from "./node-state.js";
+import { readNodeState, type NodeState, type ServiceLoad } from "./node-state.js";
+import { StateReporter, type ReportedService, type UsageSample } from "./state-reporter.js";
 import { mismatchedServices, PROTOCOL_VERSION } from "../transport/hello.js";
 import { formatAddress } from "../transport/host-port.js";
 import { TlsTransport } from "../transport/tls-transport.js";
@@ -25,8 +24,14 @@ export interface ClusterNodeOptions {
   region: string;
   /** Relative capacity the operator declares (`--weight`), on top of cores and memory. */
   weight: number;
+  /** Operator labels (`--label`), gossiped for placement's `near` hints. */
+  labels?: readonly string[];
   /** Reads the active services' counters for the gossiped load summary. */
-  load: () => Iterable<{ id: string; queued: number; received: number; serviceTimeMs: number }>;
+  load: () => Iterable<ReportedService>;
+  /** Messages sent and dependency calls per service since the previous call, for placement. */
+  usage?: () => ReadonlyMap<string, UsageSample>;
+  /** Service id → when placement last started or stopped it here. */
+  changed?: () => Record<string, number>;
   /** How often the load summary is refreshed and gossiped. Default 5000. */
   stateRefreshMs?: number;
   /** Membership protocol settings; memberlist's LAN defaults when left out. */
@@ -84,25 +89,33 @@ export class ClusterNode {
   readonly #options: ClusterNodeOptions;
   #joinTimer: TimerHandle | undefined;
   #stateTimer: TimerHandle | undefined;
-  readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
-  /** Each service's `received` count at the last refresh, for arrival rates. */
-  #lastReceived = new Map<string, number>();
-  #lastRefreshAt: number;
+  readonly #reporter: StateReporter;
   #closed = false;
 
   private constructor(options: ClusterNodeOptions, transport: TlsTransport) {
     this.#options = options;
     this.transport = transport;
-    this.#lastRefreshAt = options.clock.now();
-    this.#lag.enable();
+    let membership: Membership | undefined;
+    this.#reporter = new StateReporter({
+      region: options.region,
+      runnable: options.runnable,
+      weight: options.weight,
+      labels: options.labels ?? [],
+      clock: options.clock,
+      load: options.load,
+      ...(options.usage === undefined ? {} : { usage: options.usage }),
+      ...(options.changed === undefined ? {} : { changed: options.changed }),
+      coordinate: () => membership?.coordinate,
+    });
     this.membership = new Membership({
       transport,
-      self: { nodeId: options.nodeId, address: transport.hello.address, incarnation: options.incarnation, meta: { version: 1, data: { ...this.#state() } } },
+      self: { nodeId: options.nodeId, address: transport.hello.address, incarnation: options.incarnation, meta: { version: 1, data: { ...this.#reporter.measure() } } },
       clock: options.clock,
       random: options.random,
       logger: options.logger.child({ layer: "membership" }),
       options: options.membership ?? {},
     });
+    membership = this.membership;
     // Bound to a wildcard and told nothing: the address a seed sees us come from beats a guessed interface.
     if (options.advertise === undefined && WILDCARD_HOSTS.has(options.host)) {
       this.membership.onObservedAddress((ip, seed) => this.#adoptObserved(ip, seed));
@@ -191,7 +204,7 @@ export class ClusterNode {
     this.#closed = true;
     if (this.#joinTimer !== undefined) this.#options.clock.clearTimeout(this.#joinTimer);
     if (this.#stateTimer !== undefined) this.#options.clock.clearTimeout(this.#stateTimer);
-    this.#lag.disable();
+    this.#reporter.stop();
     await this.membership.leave();
     await this.transport.close();
   }
@@ -240,40 +253,19 @@ export class ClusterNode {
     return timed.sort((a, b) => a.ms - b.ms).map((entry) => entry.address);
   }
 
-  /** This node's state now; arrival rates are per second since the previous call. */
-  #state(): NodeState {
-    const { region, runnable, weight, load, clock } = this.#options;
-    const now = clock.now();
-    const seconds = Math.max((now - this.#lastRefreshAt) / 1000, 0.001);
-    this.#lastRefreshAt = now;
-    const running: Record<string, ServiceLoad> = {};
-    const received = new Map<string, number>();
-    for (const service of load()) {
-      received.set(service.id, service.received);
-      if (Object.keys(running).length >= MAX_GOSSIPED_SERVICES) continue;
-      const arrivals = service.received - (this.#lastReceived.get(service.id) ?? 0);
-      running[service.id] = {
-        queued: service.queued,
-        arrivalPerSec: Math.round((arrivals / seconds) * 10) / 10,
-        serviceTimeMs: Math.round(service.serviceTimeMs * 1000) / 1000,
-      };
-    }
-    this.#lastReceived = received;
-    const lag = this.#lag.count > 0 ? { mean: this.#lag.mean / 1e6, p99: this.#lag.percentile(99) / 1e6 } : { mean: 0, p99: 0 };
-    this.#lag.reset();
-    return {
-      region,
-      capacity: { cores: cpus().length, memoryBytes: totalmem(), weight },
-      services: [...runnable],
-      running,
-      eventLoopLagMs: { mean: Math.round(lag.mean * 100) / 100, p99: Math.round(lag.p99 * 100) / 100 },
-    };
+  /**
+   * Gossips this node's state now, with the load rates of the last refresh: for a change that peers
+   * should see before the next refresh, such as a service started or stopped here.
+   */
+  announce(): void {
+    if (this.#closed) return;
+    this.membership.updateMeta({ ...this.#reporter.current() });
   }
 
   #scheduleRefresh(): void {
     this.#stateTimer = this.#options.clock.setTimeout(() => {
       if (this.#closed) return;
-      this.membership.updateMeta({ ...this.#state() });
+      this.membership.updateMeta({ ...this.#reporter.measure() });
       this.#scheduleRefresh();
     }, this.#options.stateRefreshMs ?? 5000);
   }

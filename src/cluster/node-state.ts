@@ -1,5 +1,7 @@
 // The state each node gossips about itself: where it is, what it can run and runs, and how loaded it is.
 
+import { isValidCoordinate, type Coordinate } from "./vivaldi.js";
+
 /** One active service's load, as gossiped: small numbers, rounded, so the state stays compact. */
 export interface ServiceLoad {
   /** Messages waiting on this node. */
@@ -8,12 +10,28 @@ export interface ServiceLoad {
   arrivalPerSec: number;
   /** Moving average of the handler's duration, ms. */
   serviceTimeMs: number;
+  /** Messages per second its handlers here sent to each other service (the largest flows only). */
+  to?: Record<string, number>;
+  /** Its calls to named external dependencies here (`ctx.dependency`): rate and mean latency. */
+  deps?: Record<string, DependencyLoad>;
+}
+
+export interface DependencyLoad {
+  perSec: number;
+  /** Mean duration of one call from this node, ms. */
+  ms: number;
 }
 
 export interface NodeState {
   region: string;
   /** Cores and memory, and the operator's relative weight (`--weight`, default 1). */
   capacity: { cores: number; memoryBytes: number; weight: number };
+  /** Operator labels (`--label`): what this node is near. */
+  labels: string[];
+  /** Network coordinate (Vivaldi), rounded: lets every node estimate the RTT between any two others. */
+  coord?: Coordinate;
+  /** Service id → when placement last started or stopped it here (recent changes only). */
+  changed?: Record<string, number>;
   /** Services this node may run (compiled in and allowed by --services). */
   services: string[];
   /** Services active on this node now, with their load. */
@@ -24,6 +42,9 @@ export interface NodeState {
 
 /** Most services whose load one node gossips; the rest are left out of `running` (never of `services`). */
 export const MAX_GOSSIPED_SERVICES = 256;
+/** Most outgoing flows and dependencies gossiped per service; the largest are kept. */
+export const MAX_GOSSIPED_FLOWS = 16;
+export const MAX_GOSSIPED_DEPENDENCIES = 8;
 
 /** Reads a gossiped NodeState defensively: whatever a peer sent, the result is well-formed or undefined. */
 export function readNodeState(data: unknown): NodeState | undefined {
@@ -36,14 +57,55 @@ export function readNodeState(data: unknown): NodeState | undefined {
   if (d.running !== null && typeof d.running === "object") {
     for (const [id, load] of Object.entries(d.running as object).slice(0, MAX_GOSSIPED_SERVICES)) {
       const l = (load ?? {}) as Record<string, unknown>;
-      running[id] = { queued: num(l.queued), arrivalPerSec: num(l.arrivalPerSec), serviceTimeMs: num(l.serviceTimeMs) };
+      const entry: ServiceLoad = { queued: num(l.queued), arrivalPerSec: num(l.arrivalPerSec), serviceTimeMs: num(l.serviceTimeMs) };
+      const to = readRates(l.to, MAX_GOSSIPED_FLOWS);
+      if (to !== undefined) entry.to = to;
+      const deps = readDependencies(l.deps);
+      if (deps !== undefined) entry.deps = deps;
+      running[id] = entry;
     }
   }
+  const changed = readRates(d.changed, MAX_GOSSIPED_SERVICES);
   return {
     region: typeof d.region === "string" ? d.region : "default",
     capacity: { cores: num(capacity.cores), memoryBytes: num(capacity.memoryBytes), weight: num(capacity.weight) || 1 },
+    labels: Array.isArray(d.labels) ? d.labels.filter((s): s is string => typeof s === "string" && s.length <= 128).slice(0, 32) : [],
+    ...(isValidCoordinate(d.coord) ? { coord: d.coord } : {}),
+    ...(changed === undefined ? {} : { changed }),
     services: Array.isArray(d.services) ? d.services.filter((s): s is string => typeof s === "string").slice(0, 10_000) : [],
     running,
     eventLoopLagMs: { mean: num(lag.mean), p99: num(lag.p99) },
   };
+}
+
+function finite(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+
+/** A record of names to numbers ≥ 0, at most `limit` entries; undefined when absent or empty. */
+function readRates(data: unknown, limit: number): Record<string, number> | undefined {
+  if (data === null || typeof data !== "object") return undefined;
+  const out: Record<string, number> = {};
+  let n = 0;
+  for (const [name, value] of Object.entries(data)) {
+    if (n >= limit) break;
+    if (!finite(value)) continue;
+    out[name] = value;
+    n++;
+  }
+  return n === 0 ? undefined : out;
+}
+
+function readDependencies(data: unknown): Record<string, DependencyLoad> | undefined {
+  if (data === null || typeof data !== "object") return undefined;
+  const out: Record<string, DependencyLoad> = {};
+  let n = 0;
+  for (const [name, value] of Object.entries(data)) {
+    if (n >= MAX_GOSSIPED_DEPENDENCIES) break;
+    const v = (value ?? {}) as Record<string, unknown>;
+    if (!finite(v.perSec) || !finite(v.ms)) continue;
+    out[name] = { perSec: v.perSec, ms: v.ms };
+    n++;
+  }
+  return n === 0 ? undefined : out;
 }

@@ -43,4 +43,11 @@ export interface Context {
   publish<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: PublishOptions): Promise<void>;
   /** Sends a message and resolves with the target handler's return value. */
   request<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: RequestOptions): Promise<ReplyOf<C>>;
+  /**
+   * Runs `call`, a use of an external resource (a database, an API), and resolves or rejects as it
+   * does. Kaffix times it on each node and gossips the mean latency, so placement moves the service
+   * to the nodes that reach `name` fastest, e.g. `ctx.dependency("postgres", () => pool.query(sql))`.
+   * At most 16 names per service are timed; further names still run.
+   */
+  dependency<T>(name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>>;
 }

@@ -15,7 +15,7 @@ interface Scene {
 
 /** A request delivery whose reply and owner's news are recorded; `owned: false` is the single-node fast path. */
 function scene(owned = true): Scene {
-  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined), dependency: () => Promise.reject(new Error("not used here")) };
   const delivery = new Delivery(host, "svc", pino({ level: "silent" }), "m", Infinity);
   const events: string[] = [];
   delivery.expectReply({
@@ -126,7 +126,7 @@ test("a nested request in a held chain replies only once its children are safe, 
 
 test("a chain of custody completes from the leaves up: the root's owner hears once, after the last grandchild", () => {
   const { delivery: root, events } = scene();
-  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined), dependency: () => Promise.reject(new Error("not used here")) };
   const child = new Delivery(host, "child", pino({ level: "silent" }), "c", Infinity);
   root.childStarted();
   child.owner = root;
@@ -173,7 +173,7 @@ test(
   "a late child of one message does not complete its parent while the parent's other child is still unsafe",
   () => {
     const { delivery: parent, events } = scene();
-    const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+    const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined), dependency: () => Promise.reject(new Error("not used here")) };
     const early = new Delivery(host, "early", pino({ level: "silent" }), 1, Infinity);
     const other = new Delivery(host, "other", pino({ level: "silent" }), 2, Infinity);
     for (const child of [early, other]) {
@@ -190,7 +190,7 @@ test(
 );
 
 test("an answered request's delivery lets go of its message, so a deadline sweep keeps only a small shell", () => {
-  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined), dependency: () => Promise.reject(new Error("not used here")) };
   const delivery = new Delivery(host, "svc", pino({ level: "silent" }), { big: "payload" }, Infinity);
   let replied: unknown;
   delivery.expectReply({ resolve: (value) => (replied = value), reject: () => {} });

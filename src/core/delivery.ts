@@ -13,6 +13,8 @@ export interface DeliveryHost {
   readonly nodeId: string;
   publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent: Delivery): Promise<void>;
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent: Delivery): Promise<unknown>;
+  /** Runs and times a call to a named external dependency on behalf of `service`. */
+  dependency<T>(service: string, name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>>;
 }
 
 /**
@@ -100,6 +102,10 @@ export class Delivery implements Context, CustodyOwner {
 
   request<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> {
     return this.#host.request(service, message, options, this) as Promise<ReplyOf<C>>;
+  }
+
+  dependency<T>(name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>> {
+    return this.#host.dependency(this.service, name, call);
   }
 
   /** Publishes made by the current attempt that were not accepted at once; clears the list. */

@@ -2,8 +2,7 @@
 
 import type { Logger } from "pino";
 import { KaffixError, toKaffixError } from "../errors.js";
-import { LocalRouter } from "../routing/local-router.js";
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Clock } from "../clock.js";
 import type { PublishOptions, RequestOptions } from "./context.js";
 import { DeadLetters } from "./dead-letters.js";
 import type { ClusterSide, Route } from "./cluster-side.js";
@@ -13,6 +12,8 @@ import { ACCEPTED, Delivery, REPLY_ONLY, type CustodyOwner, type DeliveryHost, t
 import { DrainScheduler } from "./drain-scheduler.js";
 import { Mailbox, type MailboxHost } from "./mailbox.js";
 import { RequestDeadlines } from "./request-deadlines.js";
+import { ServiceSet, until } from "./service-set.js";
+import { UsageMeter } from "./usage-meter.js";
 import type { Registration, ServiceRegistry } from "./service-registry.js";
 import type { ServiceClass } from "./service.js";
 
@@ -39,10 +40,10 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   readonly random: () => number;
   readonly observeDuration: (service: string, seconds: number) => void;
   readonly #registry: ServiceRegistry;
-  readonly #router = new LocalRouter<Mailbox>();
+  readonly usage: UsageMeter;
+  readonly #services: ServiceSet;
   readonly #deadlines: RequestDeadlines;
   // Mutable state.
-  readonly #mailboxes = new Map<string, Mailbox>();
   #idleWaiters: (() => void)[] = [];
   #cluster: ClusterSide | undefined;
   /** Requests whose handlers run inside other calls right now (see #requestHere). */
@@ -59,52 +60,50 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     this.deadLetters = new DeadLetters(options.deadLetterLimit);
     this.#registry = options.registry;
     this.#deadlines = new RequestDeadlines(options.clock);
+    this.usage = new UsageMeter(options.registry.ids);
+    this.#services = new ServiceSet({ registry: options.registry, host: this, clock: options.clock, logger: options.logger });
   }
 
-  /** The mailboxes of the services active on this node. */
+  /** The mailboxes of the services active (routable) on this node. */
   get mailboxes(): ReadonlyMap<string, Mailbox> {
-    return this.#mailboxes;
+    return this.#services.active;
+  }
+
+  /** Every mailbox that may still hold work: the active ones and those of services leaving this node. */
+  allMailboxes(): IterableIterator<Mailbox> {
+    return this.#services.all();
+  }
+
+  /** Services being moved away from this node: no new messages, finishing what they hold. */
+  get retiring(): string[] {
+    return this.#services.retiring;
   }
 
   /**
-   * Starts the given services: creates each one, makes it routable but paused, runs every onStart
-   * (so an onStart may publish to any service, whatever the order they were added in), then lets
-   * handlers run. A failing onStart stops the services already started and rethrows.
+   * Starts the given services: each is created, routable but paused, then every onStart runs (so an
+   * onStart may publish to any service), then handlers run. A failing onStart stops those started and rethrows.
    */
   async activateAll(ids: readonly string[]): Promise<void> {
-    const created: Mailbox[] = [];
-    for (const id of ids) {
-      const registration = this.#registry.byId(id);
-      if (registration === undefined) throw new KaffixError("UNKNOWN_SERVICE", `no service "${id}" in this app`);
-      const { options } = registration;
-      const settings = {
-        concurrency: options.concurrency ?? 64,
-        queueLimit: options.queueLimit ?? 10_000,
-        retries: options.retries ?? 3,
-        retryBackoffMs: options.retryBackoffMs ?? 100,
-      };
-      const log = this.logger.child({ service: id });
-      const mailbox = new Mailbox(id, new registration.service(), settings, this, log, options.schema);
-      created.push(mailbox);
-      this.#mailboxes.set(id, mailbox);
-      this.#router.add(id, mailbox);
-    }
-    const started: Mailbox[] = [];
     try {
-      for (const mailbox of created) {
-        const ctx = new Delivery(this, mailbox.id, mailbox.log, undefined, Infinity);
-        await mailbox.instance.onStart?.(ctx);
-        started.push(mailbox);
-        await Promise.all(ctx.takePending() ?? []);
-      }
+      await this.#services.startAll(ids);
     } catch (error) {
       this.#stopped = true;
-      for (const mailbox of created) mailbox.halt();
-      await this.#callOnStop(started, Infinity);
-      this.#mailboxes.clear();
       throw error;
     }
-    for (const mailbox of created) mailbox.resume();
+  }
+
+  /** Makes one more service active here (placement added a replica). */
+  activate(id: string): Promise<void> {
+    if (this.#stopped) return Promise.reject(new KaffixError("STOPPING", `the node is stopping; "${id}" is not started`));
+    return this.#services.start(id);
+  }
+
+  /**
+   * Takes a service off this node (placement moved the replica): new messages go elsewhere at once,
+   * what it holds finishes here, then onStop runs. Resolves false when it was activated again meanwhile.
+   */
+  deactivate(id: string): Promise<boolean> {
+    return this.#services.retire(id);
   }
 
   /**
@@ -114,49 +113,16 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
    */
   async deactivateAll(deadline: number): Promise<void> {
     // Mailboxes stay open while draining: handlers still running may publish to each other.
-    await this.#until(this.whenIdle(), deadline);
+    await until(this.clock, this.whenIdle(), deadline);
     this.#stopped = true;
     const stopping = new KaffixError("STOPPING", "the node stopped before the message was processed");
-    for (const mailbox of this.#mailboxes.values()) {
-      this.#router.remove(mailbox.id);
-      const inFlight = mailbox.inFlight;
-      const abandoned = mailbox.halt();
-      for (const delivery of abandoned) delivery.reject(stopping);
-      const published = abandoned.filter((delivery) => !delivery.isRequest).length;
-      if (published > 0 || inFlight > 0) {
-        this.logger.error(
-          { service: mailbox.id, abandoned: published, inFlight },
-          "stop deadline passed with messages unprocessed; they are lost on this node",
-        );
-      }
-    }
     this.#deadlines.rejectAll(stopping);
-    await this.#callOnStop([...this.#mailboxes.values()], Math.max(deadline, this.clock.now() + 1000));
-    this.#mailboxes.clear();
+    await this.#services.stopAll(deadline, stopping);
   }
 
-  async #callOnStop(mailboxes: Mailbox[], deadline: number): Promise<void> {
-    for (const mailbox of mailboxes) {
-      try {
-        const stopped = await this.#until(Promise.resolve(mailbox.instance.onStop?.()).then(() => true), deadline);
-        if (!stopped) this.logger.error({ service: mailbox.id }, "onStop did not finish before the stop deadline");
-      } catch (error) {
-        this.logger.error({ service: mailbox.id, error: toKaffixError(error).message }, "onStop failed");
-      }
-    }
-  }
-
-  /** Waits for `work` until `deadline` on the node's clock; resolves undefined when the deadline won. */
-  async #until<T>(work: Promise<T>, deadline: number): Promise<T | undefined> {
-    const remainingMs = deadline - this.clock.now();
-    if (remainingMs === Infinity) return work;
-    let timer: TimerHandle | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = this.clock.setTimeout(() => resolve(undefined), Math.max(0, remainingMs))));
-    try {
-      return await Promise.race([work, late]);
-    } finally {
-      this.clock.clearTimeout(timer!);
-    }
+  /** Runs and times a handler's call to an external dependency (`ctx.dependency`). */
+  dependency<T>(service: string, name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>> {
+    return this.usage.time(service, name, call);
   }
 
   /** Connects the runtime to the rest of the cluster: from now on a message may go to another node. */
@@ -166,7 +132,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
 
   /** The local mailbox of `serviceId`, when the service is active here and accepting messages. */
   localMailbox(serviceId: string): Mailbox | undefined {
-    return this.#router.pick(serviceId);
+    return this.#services.active.get(serviceId);
   }
 
   /** The registration of a service id, or undefined for an id this app does not have. */
@@ -182,6 +148,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);
     if (registration instanceof KaffixError) return Promise.reject(registration);
+    if (parent !== undefined) this.usage.countSent(parent.service, registration.index);
     const mailbox = this.#route(registration, undefined, undefined);
     if (!(mailbox instanceof Mailbox)) return Promise.reject(mailbox);
     if (parent === undefined && mailbox.schema !== undefined) {
@@ -219,6 +186,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);
     if (registration instanceof KaffixError) return Promise.reject(registration);
+    if (parent !== undefined) this.usage.countSent(parent.service, registration.index);
     if (parent === undefined && !validated && registration.options.schema !== undefined) {
       const checked = this.#validate(registration, message);
       if (checked instanceof KaffixError) return Promise.reject(checked);
@@ -263,6 +231,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     if (timeoutMs instanceof KaffixError) return Promise.reject(timeoutMs);
     const registration = this.#registrationOf(target);
     if (registration instanceof KaffixError) return Promise.reject(registration);
+    if (parent !== undefined) this.usage.countSent(parent.service, registration.index);
     if (parent === undefined && !validated && registration.options.schema !== undefined) {
       const checked = this.#validate(registration, message);
       if (checked instanceof KaffixError) return Promise.reject(checked);
@@ -313,7 +282,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
    * there is room); undefined when the service is not active here.
    */
   accept(serviceId: string, message: unknown, deadline: number, owner: CustodyOwner, waitMs: number, replyTo?: ReplyTo): Promise<void> | undefined {
-    const mailbox = this.#router.pick(serviceId);
+    const mailbox = this.#services.active.get(serviceId);
     if (mailbox === undefined) return undefined;
     const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
     delivery.owner = owner;
@@ -333,6 +302,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   onIdle(): void {
+    this.#services.onIdle();
     if (this.#idleWaiters.length === 0 || !this.#allIdle()) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
@@ -340,7 +310,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   #allIdle(): boolean {
-    for (const mailbox of this.#mailboxes.values()) if (!mailbox.isIdle) return false;
+    for (const mailbox of this.#services.all()) if (!mailbox.isIdle) return false;
     return true;
   }
 
@@ -355,7 +325,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
 
   /** Where a message for the service goes, or the error that says why nowhere. */
   #route(registration: Registration, key: string | undefined, cluster: ClusterSide | undefined): Route | KaffixError {
-    const local = this.#router.pick(registration.id);
+    const local = this.#services.active.get(registration.id);
     const route = cluster === undefined ? local : cluster.route(registration.id, local, key);
     if (route !== undefined) return route;
     if (this.#stopped) return new KaffixError("STOPPING", `the node is stopping; "${registration.id}" takes no new messages`);
@@ -372,7 +342,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
       const reason = thrown instanceof Error ? thrown.message : String(thrown);
       const id = registration.id;
       const error = new KaffixError("VALIDATION_FAILED", `message for "${id}" failed its schema: ${reason}`, { data: { service: id } });
-      const mailbox = this.#mailboxes.get(id);
+      const mailbox = this.#services.active.get(id);
       if (mailbox !== undefined) mailbox.deadLetter(message, error, 0);
       else {
         this.deadLetters.add({ service: id, message, error: error.toWire(), attempts: 0, at: new Date(this.clock.now()).toISOString() });

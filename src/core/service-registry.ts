@@ -10,6 +10,8 @@ export interface Registration {
   readonly options: Readonly<ServiceOptions>;
   /** Short digest of the id and the declared contract label; equal fingerprints mean compatible nodes. */
   readonly fingerprint: string;
+  /** Position in the order services were added: a dense index for per-service counters. */
+  readonly index: number;
 }
 
 const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
@@ -42,7 +44,7 @@ export class ServiceRegistry {
       throw new KaffixError("INVALID_ARGUMENT", `service "${id}": static contract must be a string of at most 128 characters`);
     }
     const fingerprint = createHash("sha256").update(`kaffix-contract\0${id}\0${contract ?? ""}`).digest("hex").slice(0, 16);
-    const registration: Registration = { id, service, options: Object.freeze({ ...options }), fingerprint };
+    const registration: Registration = { id, service, options: Object.freeze({ ...options }), fingerprint, index: this.#byId.size };
     this.#byId.set(id, registration);
     this.#byClass.set(service, registration);
     return registration;

@@ -154,11 +154,12 @@ export class ClusterRouter {
     for (const member of this.#view.snapshot().alive()) {
       if (member.nodeId === this.#view.selfId) continue;
       const state = readNodeState(member.meta.data);
-      if (state === undefined || !state.services.includes(service)) continue;
+      // Active there now (placement decides), not merely allowed to run there.
+      const load = state?.running[service];
+      if (state === undefined || load === undefined) continue;
       const link = this.#view.link(member.nodeId);
       // A node whose contract for the service differs is mid-upgrade: never a target.
       if (link !== undefined && link.remote.services[service] !== mine) continue;
-      const load = state.running[service];
       slots.push({
         destination: this.#view.stream(member.nodeId),
         nodeId: member.nodeId,
@@ -166,8 +167,8 @@ export class ClusterRouter {
         rttMs: this.#view.rttMs(member.nodeId) ?? UNKNOWN_RTT_MS,
         outstanding: 0,
         capacity: Math.max(1, state.capacity.cores) * state.capacity.weight,
-        serviceTimeMs: load?.serviceTimeMs ?? 0,
-        gossipQueued: load?.queued ?? 0,
+        serviceTimeMs: load.serviceTimeMs,
+        gossipQueued: load.queued,
       });
     }
     this.#peers.set(service, slots);

@@ -8,7 +8,7 @@ import { Delivery, ACCEPTED } from "../core/delivery.js";
 import { HeldCopies, PlacedCopy } from "./copies.js";
 
 function delivery(): Delivery {
-  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined), dependency: () => Promise.reject(new Error("not used here")) };
   return new Delivery(host, "svc", pino({ level: "silent" }), "hello", Infinity);
 }
 

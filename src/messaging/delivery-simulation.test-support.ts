@@ -133,13 +133,14 @@ function pipeline(sim: PipelineHost, onDriver: boolean, clock: Clock, random: ()
   return registry;
 }
 
-/** The state ClusterNode gossips, fixed: routing reads `services` and `capacity`. */
+/** The state ClusterNode gossips, fixed: routing reads `running` and `capacity`. */
 function nodeState(services: readonly string[]): NodeState {
   return {
     region: "default",
     capacity: { cores: CORES, memoryBytes: 2 ** 33, weight: 1 },
+    labels: [],
     services: [...services],
-    running: {},
+    running: Object.fromEntries(services.map((id) => [id, { queued: 0, arrivalPerSec: 0, serviceTimeMs: 0 }])),
     eventLoopLagMs: { mean: 0, p99: 0 },
   };
 }

@@ -9,7 +9,7 @@ import { Outgoing } from "./outgoing.js";
 
 /** A handler's message held by someone (`told` counts how often its owner heard it is safe), that published one child. */
 function custodian(): { parent: Delivery; told: () => number } {
-  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined) };
+  const host = { nodeId: "a", publish: () => ACCEPTED, request: () => Promise.resolve(undefined), dependency: () => Promise.reject(new Error("not used here")) };
   const parent = new Delivery(host, "parent", pino({ level: "silent" }), "m", Infinity);
   let told = 0;
   const owner: CustodyOwner = { childSafe: () => told++ };

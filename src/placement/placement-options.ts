@@ -1,16 +1,11 @@
 // How a node runs placement: the round interval, and the planner's tunables, as `start({ placement })` takes them.
 
 import { KaffixError } from "../errors.js";
-import { resolvePlannerOptions, type PlannerOptions } from "./planner-options.js";
+import { DEFAULT_PLANNER_OPTIONS, resolvePlannerOptions, type PlannerOptions } from "./planner-options.js";
 
 export interface PlacementOptions extends PlannerOptions {
   /** How often each node plans and applies its own part of the plan. Default 5 000. */
   intervalMs: number;
-  /**
-   * How long a replica being removed may take to finish the messages it already holds before it is
-   * stopped anyway (what is left then is failed back to its senders, who route it elsewhere). Default 30 000.
-   */
-  drainTimeoutMs: number;
 }
 
 export const DEFAULT_INTERVAL_MS = 5000;
@@ -29,16 +24,14 @@ export function resolvePlacementOptions(options: Partial<PlacementOptions>): Res
   if (options === null || typeof options !== "object") {
     throw new KaffixError("INVALID_ARGUMENT", "placement must be false or an object of placement options");
   }
-  const { intervalMs = DEFAULT_INTERVAL_MS, drainTimeoutMs = 30_000, ...planner } = options;
-  for (const [field, value] of [["intervalMs", intervalMs], ["drainTimeoutMs", drainTimeoutMs]] as const) {
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 10) {
-      throw new KaffixError("INVALID_ARGUMENT", `placement option ${field} must be a finite number ≥ 10, got ${String(value)}`);
-    }
+  const { intervalMs = DEFAULT_INTERVAL_MS, ...planner } = options;
+  if (typeof intervalMs !== "number" || !Number.isFinite(intervalMs) || intervalMs < 10) {
+    throw new KaffixError("INVALID_ARGUMENT", `placement option intervalMs must be a finite number ≥ 10, got ${String(intervalMs)}`);
   }
-  const resolved = resolvePlannerOptions(planner);
-  const known = new Set([...Object.keys(resolved), "intervalMs", "drainTimeoutMs"]);
+  const known = new Set([...Object.keys(DEFAULT_PLANNER_OPTIONS), "intervalMs"]);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new KaffixError("INVALID_ARGUMENT", `unknown placement option "${key}"; known options are ${[...known].join(", ")}`);
   }
-  return { ...resolved, intervalMs, drainTimeoutMs, movesFollowSize: planner.maxMovesPerRound === undefined };
+  const resolved = resolvePlannerOptions(planner);
+  return { ...resolved, intervalMs, movesFollowSize: planner.maxMovesPerRound === undefined };
 }

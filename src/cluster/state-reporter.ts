@@ -1,0 +1,146 @@
+// Builds the state a node gossips about itself: capacity, labels, coordinate, and each active service's measured load.
+
+import { cpus, totalmem } from "node:os";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import type { Clock } from "../clock.js";
+import {
+  MAX_GOSSIPED_DEPENDENCIES,
+  MAX_GOSSIPED_FLOWS,
+  MAX_GOSSIPED_SERVICES,
+  type DependencyLoad,
+  type NodeState,
+  type ServiceLoad,
+} from "./node-state.js";
+import type { Coordinate } from "./vivaldi.js";
+
+/** An active service's counters, as the runtime keeps them. */
+export interface ReportedService {
+  id: string;
+  queued: number;
+  received: number;
+  serviceTimeMs: number;
+}
+
+/** What one service did since the previous sample: messages sent by target, dependency calls by name. */
+export interface UsageSample {
+  sent: Record<string, number>;
+  dependencies: Record<string, { calls: number; ms: number }>;
+}
+
+export interface StateSources {
+  region: string;
+  runnable: readonly string[];
+  weight: number;
+  labels: readonly string[];
+  clock: Clock;
+  /** The services active here now. */
+  load(): Iterable<ReportedService>;
+  /** Counts since the previous call (each call starts them again). */
+  usage?(): ReadonlyMap<string, UsageSample>;
+  /** Service id → when placement last started or stopped it here. */
+  changed?(): Record<string, number>;
+  coordinate(): Coordinate | undefined;
+}
+
+export class StateReporter {
+  readonly #sources: StateSources;
+  readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  /** Each service's `received` count at the last measure, for arrival rates. */
+  #lastReceived = new Map<string, number>();
+  #lastMeasureAt: number;
+  /** The rates of the last measure, reused when only the set of active services changed. */
+  #lastLoads = new Map<string, ServiceLoad>();
+  #lastLag = { mean: 0, p99: 0 };
+
+  constructor(sources: StateSources) {
+    this.#sources = sources;
+    this.#lastMeasureAt = sources.clock.now();
+    this.#lag.enable();
+  }
+
+  stop(): void {
+    this.#lag.disable();
+  }
+
+  /** This node's state with rates measured since the previous measure. */
+  measure(): NodeState {
+    const now = this.#sources.clock.now();
+    const seconds = Math.max((now - this.#lastMeasureAt) / 1000, 0.001);
+    this.#lastMeasureAt = now;
+    const usage = this.#sources.usage?.();
+    const received = new Map<string, number>();
+    const loads = new Map<string, ServiceLoad>();
+    for (const service of this.#sources.load()) {
+      received.set(service.id, service.received);
+      const arrivals = service.received - (this.#lastReceived.get(service.id) ?? 0);
+      const load: ServiceLoad = {
+        queued: service.queued,
+        arrivalPerSec: round2(arrivals / seconds),
+        serviceTimeMs: round2(service.serviceTimeMs),
+      };
+      const used = usage?.get(service.id);
+      if (used !== undefined) addUsage(load, used, seconds);
+      loads.set(service.id, load);
+    }
+    this.#lastReceived = received;
+    this.#lastLoads = loads;
+    if (this.#lag.count > 0) {
+      this.#lastLag = { mean: round2(this.#lag.mean / 1e6), p99: round2(this.#lag.percentile(99) / 1e6) };
+    }
+    this.#lag.reset();
+    return this.current();
+  }
+
+  /** This node's state now, with the rates of the last measure: for when only the active services changed. */
+  current(): NodeState {
+    const { region, runnable, weight, labels } = this.#sources;
+    const running: Record<string, ServiceLoad> = {};
+    let n = 0;
+    for (const service of this.#sources.load()) {
+      if (n++ >= MAX_GOSSIPED_SERVICES) break;
+      running[service.id] = this.#lastLoads.get(service.id) ?? { queued: service.queued, arrivalPerSec: 0, serviceTimeMs: round2(service.serviceTimeMs) };
+    }
+    const state: NodeState = {
+      region,
+      capacity: { cores: cpus().length, memoryBytes: totalmem(), weight },
+      labels: [...labels],
+      services: [...runnable],
+      running,
+      eventLoopLagMs: this.#lastLag,
+    };
+    const coord = this.#sources.coordinate();
+    if (coord !== undefined) state.coord = roundCoordinate(coord);
+    const changed = this.#sources.changed?.();
+    if (changed !== undefined && Object.keys(changed).length > 0) state.changed = changed;
+    return state;
+  }
+}
+
+function addUsage(load: ServiceLoad, used: UsageSample, seconds: number): void {
+  const flows = Object.entries(used.sent).sort((a, b) => b[1] - a[1]).slice(0, MAX_GOSSIPED_FLOWS);
+  if (flows.length > 0) load.to = Object.fromEntries(flows.map(([to, count]) => [to, round2(count / seconds)]));
+  const deps = Object.entries(used.dependencies)
+    .filter(([, tally]) => tally.calls > 0)
+    .sort((a, b) => b[1].calls - a[1].calls)
+    .slice(0, MAX_GOSSIPED_DEPENDENCIES);
+  if (deps.length > 0) {
+    load.deps = Object.fromEntries(
+      deps.map(([name, tally]): [string, DependencyLoad] => [name, { perSec: round2(tally.calls / seconds), ms: round2(tally.ms / tally.calls) }]),
+    );
+  }
+}
+
+/**
+ * Two significant digits (and nothing below 0.001): the planner on every node reads these numbers,
+ * and coarse ones make nodes with slightly different samples reach the same plan.
+ */
+export function round2(value: number): number {
+  if (!Number.isFinite(value) || value <= 0) return 0;
+  if (value < 0.001) return 0.001;
+  return Number(value.toPrecision(2));
+}
+
+function roundCoordinate(c: Coordinate): Coordinate {
+  const r = (v: number) => Math.round(v * 100) / 100;
+  return { vec: c.vec.map(r), height: r(c.height), error: r(c.error), adjustment: r(c.adjustment) };
+}

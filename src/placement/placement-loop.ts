@@ -1,0 +1,257 @@
+// Runs placement on one node: every round it plans from the gossiped view and applies its own part, make-before-break.
+
+import type { Logger } from "pino";
+import type { Clock, TimerHandle } from "../clock.js";
+import { planInputFromGossip, type GossipedNode, type ServiceDeclaration } from "./gossip-input.js";
+import type { Move, MoveReason, Plan, ServicePlan } from "./plan-output.js";
+import type { ResolvedPlacementOptions } from "./placement-options.js";
+import { planPlacement } from "./planner.js";
+
+/** What the loop needs from its node. */
+export interface PlacementHost {
+  readonly selfId: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly services: readonly ServiceDeclaration[];
+  /** Live members (alive or suspect) with a known state, this node included. */
+  nodes(): GossipedNode[];
+  /** Services active (routable) on this node now. */
+  active(): Iterable<string>;
+  activate(service: string): Promise<void>;
+  /** Resolves false when the service was activated again before it stopped. */
+  deactivate(service: string): Promise<boolean>;
+  /** Gossips this node's state at once (its active services changed). */
+  announce(): void;
+}
+
+/** One change to where a service runs, as /placement lists it. */
+export interface PlacementEvent {
+  at: string;
+  service: string;
+  node: string;
+  action: "add" | "remove";
+  reason: MoveReason | "observed";
+  /** started/stopped: applied by this node; waiting: a removal held until the new replicas are routable; seen: another node's change. */
+  outcome: "started" | "stopped" | "waiting" | "failed" | "seen";
+}
+
+export interface PlacementView {
+  enabled: true;
+  node: string;
+  intervalMs: number;
+  /** The last round: when, how long planning took, how many nodes and services it saw. */
+  round: { at: string; planningMs: number; nodes: number; services: number } | undefined;
+  /** Service id → nodes where it is active now, as gossip reports. */
+  running: Record<string, string[]>;
+  /** Service id → nodes where the last plan wants it. */
+  placement: Record<string, string[]>;
+  /** Changes the last plan asked for that are not visible yet. */
+  pending: Move[];
+  /** Per service: replica count and why, and each considered node's score. */
+  services: Record<string, ServicePlan>;
+  /** Recent changes, newest last. */
+  history: PlacementEvent[];
+}
+
+/** Entries kept in the history. */
+const HISTORY_LIMIT = 200;
+
+export class PlacementLoop {
+  readonly #host: PlacementHost;
+  readonly #options: ResolvedPlacementOptions;
+  readonly #startedAt: number;
+  /** Service id → when this node last started or stopped it (gossiped: the planner's minimum interval between moves). */
+  readonly #changed = new Map<string, number>();
+  /** Services with a start or stop under way here: not touched again until it ends. */
+  readonly #busy = new Set<string>();
+  /** Removals already logged as waiting, so a long wait is logged once. */
+  readonly #waiting = new Set<string>();
+  readonly #history: PlacementEvent[] = [];
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+  #plan: Plan | undefined;
+  #running: Record<string, string[]> = {};
+  #round: PlacementView["round"];
+
+  constructor(host: PlacementHost, options: ResolvedPlacementOptions) {
+    this.#host = host;
+    this.#options = options;
+    this.#startedAt = host.clock.now();
+  }
+
+  /** Plans every `intervalMs`, on round boundaries of the clock so that nodes plan at about the same time; the first round waits one interval. */
+  start(): void {
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Service id → when this node last started or stopped it, for changes recent enough to matter. */
+  changedRecently(): Record<string, number> {
+    const horizon = this.#host.clock.now() - 2 * this.#options.minMoveIntervalMs;
+    const out: Record<string, number> = {};
+    for (const [service, at] of this.#changed) {
+      if (at < horizon) this.#changed.delete(service);
+      else out[service] = at;
+    }
+    return out;
+  }
+
+  view(): PlacementView {
+    return {
+      enabled: true,
+      node: this.#host.selfId,
+      intervalMs: this.#options.intervalMs,
+      round: this.#round,
+      running: this.#running,
+      placement: this.#plan?.placement ?? {},
+      pending: this.#plan?.moves ?? [],
+      services: this.#plan?.services ?? {},
+      history: [...this.#history],
+    };
+  }
+
+  /** One round: plan from the current view, then start and stop this node's replicas as the plan says. */
+  round(): Plan {
+    const host = this.#host;
+    const now = host.clock.now();
+    const nodes = host.nodes();
+    const { intervalMs, movesFollowSize, ...planner } = this.#options;
+    const options = movesFollowSize ? { ...planner, maxMovesPerRound: Math.max(2, nodes.length) } : planner;
+    const input = planInputFromGossip(nodes, host.services, Math.floor(now / intervalMs) * intervalMs, options);
+    const began = performance.now();
+    const plan = planPlacement(input);
+    const planningMs = performance.now() - began;
+    this.#observe(input.current ?? {});
+    this.#plan = plan;
+    this.#running = Object.fromEntries(Object.entries(input.current ?? {}).map(([service, on]) => [service, [...on]]));
+    this.#round = { at: new Date(now).toISOString(), planningMs: Math.round(planningMs * 100) / 100, nodes: nodes.length, services: host.services.length };
+    const alive = new Set(nodes.filter((node) => node.status === "alive").map((node) => node.id));
+    for (const move of plan.moves) {
+      if (move.node !== host.selfId || this.#busy.has(move.service)) continue;
+      if (move.action === "add") this.#add(move);
+      else if (this.#replacementsReady(move.service, plan, alive, input.current ?? {})) this.#remove(move);
+      else if (!this.#waiting.has(move.service)) {
+        this.#waiting.add(move.service);
+        this.#record(move, "waiting");
+        host.log.info({ service: move.service, reason: move.reason, waitingFor: plan.placement[move.service] }, "placement: keeping a replica here until its replacements are routable");
+      }
+    }
+    return plan;
+  }
+
+  /**
+   * Make-before-break across nodes: this node stops its replica only once every node the plan keeps
+   * the service on is alive and already runs it (as gossip shows). A node whose view differs waits
+   * for the others to catch up, so stale views cost an extra replica for a while, never the last one.
+   */
+  #replacementsReady(service: string, plan: Plan, alive: ReadonlySet<string>, current: Readonly<Record<string, readonly string[]>>): boolean {
+    const keep = (plan.placement[service] ?? []).filter((node) => node !== this.#host.selfId);
+    if (keep.length === 0) return false;
+    const running = new Set(current[service] ?? []);
+    return keep.every((node) => alive.has(node) && running.has(node));
+  }
+
+  #add(move: Move): void {
+    const { service } = move;
+    this.#busy.add(service);
+    this.#changed.set(service, this.#host.clock.now());
+    this.#host.log.info({ service, reason: move.reason, explanation: this.#explain(service) }, "placement: starting a replica here");
+    this.#host.activate(service).then(
+      () => {
+        this.#record(move, "started");
+        this.#host.announce();
+      },
+      (error: unknown) => {
+        this.#record(move, "failed");
+        this.#host.log.error({ service, err: error }, "placement: the replica could not start here");
+      },
+    ).finally(() => this.#busy.delete(service));
+  }
+
+  #remove(move: Move): void {
+    const { service } = move;
+    this.#busy.add(service);
+    this.#waiting.delete(service);
+    this.#changed.set(service, this.#host.clock.now());
+    this.#host.log.info({ service, reason: move.reason, keptOn: this.#plan?.placement[service] }, "placement: moving a replica away from here (draining it)");
+    const stopping = this.#host.deactivate(service);
+    // Peers stop routing here as soon as they see the change; the drain finishes what is queued.
+    this.#host.announce();
+    stopping.then(
+      (stopped) => {
+        if (stopped) this.#record(move, "stopped");
+      },
+      (error: unknown) => {
+        this.#record(move, "failed");
+        this.#host.log.error({ service, err: error }, "placement: stopping the replica failed");
+      },
+    ).finally(() => this.#busy.delete(service));
+  }
+
+  /** Logs other nodes' changes (seen in gossip since the last round) in the history. */
+  #observe(current: Readonly<Record<string, readonly string[]>>): void {
+    const before = this.#running;
+    if (this.#round === undefined) return;
+    for (const [service, nodes] of Object.entries(current)) {
+      const was = new Set(before[service] ?? []);
+      const now = new Set(nodes);
+      for (const node of now) if (!was.has(node) && node !== this.#host.selfId) this.#seen(service, node, "add");
+      for (const node of was) if (!now.has(node) && node !== this.#host.selfId) this.#seen(service, node, "remove");
+    }
+  }
+
+  /** Another node's change, with the reason the previous plan gave for it when it planned it too. */
+  #seen(service: string, node: string, action: "add" | "remove"): void {
+    const planned = this.#plan?.moves.find((m) => m.service === service && m.node === node && m.action === action);
+    this.#push({ at: new Date(this.#host.clock.now()).toISOString(), service, node, action, reason: planned?.reason ?? "observed", outcome: "seen" });
+  }
+
+  #record(move: Move, outcome: PlacementEvent["outcome"]): void {
+    this.#push({ at: new Date(this.#host.clock.now()).toISOString(), service: move.service, node: move.node, action: move.action, reason: move.reason, outcome });
+  }
+
+  #push(event: PlacementEvent): void {
+    this.#history.push(event);
+    if (this.#history.length > HISTORY_LIMIT) this.#history.splice(0, this.#history.length - HISTORY_LIMIT);
+  }
+
+  /** The chosen node's score for the log line: why here. */
+  #explain(service: string): unknown {
+    const plan = this.#plan?.services[service];
+    const here = plan?.nodes.find((score) => score.node === this.#host.selfId);
+    if (plan === undefined || here === undefined) return undefined;
+    return {
+      replicas: plan.replicas,
+      because: plan.replicasBecause,
+      cost: Math.round(here.cost * 100) / 100,
+      processing: Math.round(here.processingCost * 100) / 100,
+      partners: Math.round(here.partnerCost * 100) / 100,
+      dependency: Math.round(here.dependencyCost * 100) / 100,
+      near: here.near,
+    };
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const { intervalMs } = this.#options;
+    const now = this.#host.clock.now();
+    // The first round waits a full interval: peers' states arrive and this node's own is gossiped first.
+    const earliest = Math.max(now, this.#startedAt + intervalMs);
+    const next = Math.ceil((earliest + 1) / intervalMs) * intervalMs;
+    this.#timer = this.#host.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#stopped) return;
+      try {
+        this.round();
+      } catch (error) {
+        this.#host.log.error({ err: error }, "placement round failed");
+      }
+      this.#schedule();
+    }, next - now);
+  }
+}

@@ -191,7 +191,9 @@ export class App {
         labels: config.labels,
         load: () => runtime.mailboxes.values(),
         usage: () => runtime.usage.take(),
-        changed: () => this.#placement?.changedRecently() ?? {},
+        // Load is measured at least as often as placement plans from it.
+        stateRefreshMs: Math.min(5000, config.placement?.intervalMs ?? 5000),
+        placement: () => this.#placement?.report() ?? { changed: {}, leaving: [] },
         tokens: config.tokens,
         host: config.host,
         port: config.port,

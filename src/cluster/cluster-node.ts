@@ -7,7 +7,7 @@ import { Membership } from "./membership.js";
 import type { MembershipOptions } from "./membership-options.js";
 import type { Member } from "./member-table.js";
 import { readNodeState, type NodeState, type ServiceLoad } from "./node-state.js";
-import { StateReporter, type ReportedService, type UsageSample } from "./state-reporter.js";
+import { StateReporter, type PlacementReport, type ReportedService, type UsageSample } from "./state-reporter.js";
 import { mismatchedServices, PROTOCOL_VERSION } from "../transport/hello.js";
 import { formatAddress } from "../transport/host-port.js";
 import { TlsTransport } from "../transport/tls-transport.js";
@@ -30,8 +30,8 @@ export interface ClusterNodeOptions {
   load: () => Iterable<ReportedService>;
   /** Messages sent and dependency calls per service since the previous call, for placement. */
   usage?: () => ReadonlyMap<string, UsageSample>;
-  /** Service id → when placement last started or stopped it here. */
-  changed?: () => Record<string, number>;
+  /** What placement on this node announces (recent changes, services about to stop). */
+  placement?: () => PlacementReport;
   /** How often the load summary is refreshed and gossiped. Default 5000. */
   stateRefreshMs?: number;
   /** Membership protocol settings; memberlist's LAN defaults when left out. */
@@ -104,7 +104,7 @@ export class ClusterNode {
       clock: options.clock,
       load: options.load,
       ...(options.usage === undefined ? {} : { usage: options.usage }),
-      ...(options.changed === undefined ? {} : { changed: options.changed }),
+      ...(options.placement === undefined ? {} : { placement: options.placement }),
       coordinate: () => membership?.coordinate,
     });
     this.membership = new Membership({

@@ -32,6 +32,13 @@ export interface NodeState {
   coord?: Coordinate;
   /** Service id → when placement last started or stopped it here (recent changes only). */
   changed?: Record<string, number>;
+  /** Services placement is about to stop here (announced a round ahead, so two nodes never stop the same one at once). */
+  leaving?: string[];
+  /**
+   * Service id → dependency name → mean latency (ms) measured here while the service ran here, for
+   * services not running here now: what this node would offer, so the planner does not keep trying it.
+   */
+  measured?: Record<string, Record<string, number>>;
   /** Services this node may run (compiled in and allowed by --services). */
   services: string[];
   /** Services active on this node now, with their load. */
@@ -45,6 +52,8 @@ export const MAX_GOSSIPED_SERVICES = 256;
 /** Most outgoing flows and dependencies gossiped per service; the largest are kept. */
 export const MAX_GOSSIPED_FLOWS = 16;
 export const MAX_GOSSIPED_DEPENDENCIES = 8;
+/** Most services whose dependency latencies a node remembers after they stopped running there. */
+export const MAX_REMEMBERED_SERVICES = 32;
 
 /** Reads a gossiped NodeState defensively: whatever a peer sent, the result is well-formed or undefined. */
 export function readNodeState(data: unknown): NodeState | undefined {
@@ -66,12 +75,21 @@ export function readNodeState(data: unknown): NodeState | undefined {
     }
   }
   const changed = readRates(d.changed, MAX_GOSSIPED_SERVICES);
+  let measured: Record<string, Record<string, number>> | undefined;
+  if (d.measured !== null && typeof d.measured === "object") {
+    for (const [id, deps] of Object.entries(d.measured as object).slice(0, MAX_REMEMBERED_SERVICES)) {
+      const read = readRates(deps, MAX_GOSSIPED_DEPENDENCIES);
+      if (read !== undefined) (measured ??= {})[id] = read;
+    }
+  }
   return {
     region: typeof d.region === "string" ? d.region : "default",
     capacity: { cores: num(capacity.cores), memoryBytes: num(capacity.memoryBytes), weight: num(capacity.weight) || 1 },
     labels: Array.isArray(d.labels) ? d.labels.filter((s): s is string => typeof s === "string" && s.length <= 128).slice(0, 32) : [],
     ...(isValidCoordinate(d.coord) ? { coord: d.coord } : {}),
     ...(changed === undefined ? {} : { changed }),
+    ...(measured === undefined ? {} : { measured }),
+    ...(Array.isArray(d.leaving) ? { leaving: d.leaving.filter((s): s is string => typeof s === "string").slice(0, MAX_GOSSIPED_SERVICES) } : {}),
     services: Array.isArray(d.services) ? d.services.filter((s): s is string => typeof s === "string").slice(0, 10_000) : [],
     running,
     eventLoopLagMs: { mean: num(lag.mean), p99: num(lag.p99) },

@@ -7,6 +7,7 @@ import {
   MAX_GOSSIPED_DEPENDENCIES,
   MAX_GOSSIPED_FLOWS,
   MAX_GOSSIPED_SERVICES,
+  MAX_REMEMBERED_SERVICES,
   type DependencyLoad,
   type NodeState,
   type ServiceLoad,
@@ -19,6 +20,12 @@ export interface ReportedService {
   queued: number;
   received: number;
   serviceTimeMs: number;
+}
+
+export interface PlacementReport {
+  /** Service id → when placement last started or stopped it here. */
+  changed: Record<string, number>;
+  leaving: string[];
 }
 
 /** What one service did since the previous sample: messages sent by target, dependency calls by name. */
@@ -37,8 +44,8 @@ export interface StateSources {
   load(): Iterable<ReportedService>;
   /** Counts since the previous call (each call starts them again). */
   usage?(): ReadonlyMap<string, UsageSample>;
-  /** Service id → when placement last started or stopped it here. */
-  changed?(): Record<string, number>;
+  /** What placement on this node announces: its recent changes, and the services it is about to stop. */
+  placement?(): PlacementReport;
   coordinate(): Coordinate | undefined;
 }
 
@@ -51,6 +58,8 @@ export class StateReporter {
   /** The rates of the last measure, reused when only the set of active services changed. */
   #lastLoads = new Map<string, ServiceLoad>();
   #lastLag = { mean: 0, p99: 0 };
+  /** Service id → its dependency latencies measured here, and when: gossiped once it stops running here. */
+  readonly #remembered = new Map<string, { deps: Record<string, number>; at: number }>();
 
   constructor(sources: StateSources) {
     this.#sources = sources;
@@ -80,6 +89,7 @@ export class StateReporter {
       };
       const used = usage?.get(service.id);
       if (used !== undefined) addUsage(load, used, seconds);
+      if (load.deps !== undefined) this.#remember(service.id, load.deps, now);
       loads.set(service.id, load);
     }
     this.#lastReceived = received;
@@ -110,11 +120,37 @@ export class StateReporter {
     };
     const coord = this.#sources.coordinate();
     if (coord !== undefined) state.coord = roundCoordinate(coord);
-    const changed = this.#sources.changed?.();
-    if (changed !== undefined && Object.keys(changed).length > 0) state.changed = changed;
+    const measured = this.#measuredElsewhere(running);
+    if (measured !== undefined) state.measured = measured;
+    const placement = this.#sources.placement?.();
+    if (placement !== undefined && Object.keys(placement.changed).length > 0) state.changed = placement.changed;
+    if (placement !== undefined && placement.leaving.length > 0) state.leaving = placement.leaving;
     return state;
   }
+
+  #remember(service: string, deps: Record<string, DependencyLoad>, now: number): void {
+    const latest = Object.fromEntries(Object.entries(deps).map(([name, use]) => [name, use.ms]));
+    this.#remembered.delete(service); // re-inserted last: the map stays ordered oldest first
+    this.#remembered.set(service, { deps: latest, at: now });
+    for (const [id] of this.#remembered) {
+      if (this.#remembered.size <= MAX_REMEMBERED_SERVICES) break;
+      this.#remembered.delete(id);
+    }
+  }
+
+  /** Remembered latencies of services not running here now, measured within the last ten minutes. */
+  #measuredElsewhere(running: Record<string, ServiceLoad>): Record<string, Record<string, number>> | undefined {
+    const horizon = this.#sources.clock.now() - REMEMBER_MS;
+    let out: Record<string, Record<string, number>> | undefined;
+    for (const [service, memory] of this.#remembered) {
+      if (memory.at < horizon) this.#remembered.delete(service);
+      else if (running[service] === undefined) (out ??= {})[service] = memory.deps;
+    }
+    return out;
+  }
 }
+
+const REMEMBER_MS = 10 * 60_000;
 
 function addUsage(load: ServiceLoad, used: UsageSample, seconds: number): void {
   const flows = Object.entries(used.sent).sort((a, b) => b[1] - a[1]).slice(0, MAX_GOSSIPED_FLOWS);

@@ -59,7 +59,15 @@ export function planInputFromGossip(
       const changed = state.changed?.[id];
       if (changed !== undefined && changed > (lastMoveMs[id] ?? -Infinity)) lastMoveMs[id] = changed;
       const load = state.running[id];
-      if (load === undefined) continue;
+      if (load === undefined) {
+        // Measured here before the service moved away: a known number beats an optimistic estimate.
+        for (const [name, ms] of Object.entries(state.measured?.[id] ?? {})) {
+          let entry = dependencies.get(name);
+          if (entry === undefined) dependencies.set(name, (entry = { callsPerSec: 0, latencyMsByNode: {} }));
+          entry.latencyMsByNode[node] = ms;
+        }
+        continue;
+      }
       running.push(node);
       replicas++;
       plainMs += load.serviceTimeMs;

@@ -2,6 +2,7 @@
 
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
+import { hash32 } from "../hash.js";
 import { planInputFromGossip, type GossipedNode, type ServiceDeclaration } from "./gossip-input.js";
 import type { Move, MoveReason, Plan, ServicePlan } from "./plan-output.js";
 import type { ResolvedPlacementOptions } from "./placement-options.js";
@@ -66,6 +67,8 @@ export class PlacementLoop {
   readonly #busy = new Set<string>();
   /** Removals already logged as waiting, so a long wait is logged once. */
   readonly #waiting = new Set<string>();
+  /** Services this node announced it will stop at its next round (phase one of a removal). */
+  readonly #leaving = new Set<string>();
   readonly #history: PlacementEvent[] = [];
   #timer: TimerHandle | undefined;
   #stopped = false;
@@ -90,15 +93,18 @@ export class PlacementLoop {
     this.#timer = undefined;
   }
 
-  /** Service id → when this node last started or stopped it, for changes recent enough to matter. */
-  changedRecently(): Record<string, number> {
+  /**
+   * What this node gossips for placement: when it last started or stopped each service (recent
+   * changes only), and the services it announced it is about to stop.
+   */
+  report(): { changed: Record<string, number>; leaving: string[] } {
     const horizon = this.#host.clock.now() - 2 * this.#options.minMoveIntervalMs;
-    const out: Record<string, number> = {};
+    const changed: Record<string, number> = {};
     for (const [service, at] of this.#changed) {
       if (at < horizon) this.#changed.delete(service);
-      else out[service] = at;
+      else changed[service] = at;
     }
-    return out;
+    return { changed, leaving: [...this.#leaving] };
   }
 
   view(): PlacementView {
@@ -131,17 +137,54 @@ export class PlacementLoop {
     this.#running = Object.fromEntries(Object.entries(input.current ?? {}).map(([service, on]) => [service, [...on]]));
     this.#round = { at: new Date(now).toISOString(), planningMs: Math.round(planningMs * 100) / 100, nodes: nodes.length, services: host.services.length };
     const alive = new Set(nodes.filter((node) => node.status === "alive").map((node) => node.id));
+    const leavingElsewhere = new Map<string, string[]>();
+    for (const node of nodes) {
+      if (node.id === host.selfId) continue;
+      for (const service of node.state.leaving ?? []) leavingElsewhere.set(service, [...(leavingElsewhere.get(service) ?? []), node.id]);
+    }
+    const removing = new Set<string>();
+    let announce = false;
     for (const move of plan.moves) {
       if (move.node !== host.selfId || this.#busy.has(move.service)) continue;
-      if (move.action === "add") this.#add(move);
-      else if (this.#replacementsReady(move.service, plan, alive, input.current ?? {})) this.#remove(move);
-      else if (!this.#waiting.has(move.service)) {
-        this.#waiting.add(move.service);
-        this.#record(move, "waiting");
-        host.log.info({ service: move.service, reason: move.reason, waitingFor: plan.placement[move.service] }, "placement: keeping a replica here until its replacements are routable");
+      if (move.action === "add") {
+        this.#add(move);
+        continue;
+      }
+      removing.add(move.service);
+      const others = leavingElsewhere.get(move.service) ?? [];
+      const ready = this.#replacementsReady(move.service, plan, alive, input.current ?? {}, others);
+      if (!ready) {
+        if (this.#leaving.delete(move.service)) announce = true;
+        this.#wait(move);
+      } else if (!this.#leaving.has(move.service)) {
+        // Phase one: say so, and stop at the next round if no one else is stopping it meanwhile.
+        this.#leaving.add(move.service);
+        announce = true;
+      } else if (others.some((node) => node < host.selfId)) {
+        // Another node stops the same service at the same time: the lower id goes first, this one waits.
+        this.#leaving.delete(move.service);
+        announce = true;
+        this.#wait(move);
+      } else {
+        this.#leaving.delete(move.service);
+        this.#remove(move);
       }
     }
+    for (const service of this.#leaving) {
+      if (removing.has(service)) continue;
+      this.#leaving.delete(service); // the plan changed its mind
+      announce = true;
+    }
+    if (announce) host.announce();
     return plan;
+  }
+
+  #wait(move: Move): void {
+    if (this.#waiting.has(move.service)) return;
+    this.#waiting.add(move.service);
+    this.#record(move, "waiting");
+    const waitingFor = this.#plan?.placement[move.service];
+    this.#host.log.info({ service: move.service, reason: move.reason, waitingFor }, "placement: keeping a replica here until its replacements are routable");
   }
 
   /**
@@ -149,11 +192,17 @@ export class PlacementLoop {
    * the service on is alive and already runs it (as gossip shows). A node whose view differs waits
    * for the others to catch up, so stale views cost an extra replica for a while, never the last one.
    */
-  #replacementsReady(service: string, plan: Plan, alive: ReadonlySet<string>, current: Readonly<Record<string, readonly string[]>>): boolean {
+  #replacementsReady(
+    service: string,
+    plan: Plan,
+    alive: ReadonlySet<string>,
+    current: Readonly<Record<string, readonly string[]>>,
+    leaving: readonly string[],
+  ): boolean {
     const keep = (plan.placement[service] ?? []).filter((node) => node !== this.#host.selfId);
     if (keep.length === 0) return false;
     const running = new Set(current[service] ?? []);
-    return keep.every((node) => alive.has(node) && running.has(node));
+    return keep.every((node) => alive.has(node) && running.has(node) && !leaving.includes(node));
   }
 
   #add(move: Move): void {
@@ -241,8 +290,11 @@ export class PlacementLoop {
     const { intervalMs } = this.#options;
     const now = this.#host.clock.now();
     // The first round waits a full interval: peers' states arrive and this node's own is gossiped first.
-    const earliest = Math.max(now, this.#startedAt + intervalMs);
-    const next = Math.ceil((earliest + 1) / intervalMs) * intervalMs;
+    // Each node plans at its own offset into the interval, so one node's announcement has time to
+    // spread before the next node plans.
+    const offset = hash32(this.#host.selfId) % Math.max(1, Math.floor(intervalMs / 2));
+    const earliest = Math.max(now, this.#startedAt + intervalMs) - offset;
+    const next = Math.ceil((earliest + 1) / intervalMs) * intervalMs + offset;
     this.#timer = this.#host.clock.setTimeout(() => {
       this.#timer = undefined;
       if (this.#stopped) return;

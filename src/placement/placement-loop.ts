@@ -56,6 +56,8 @@ export interface PlacementView {
 
 /** Entries kept in the history. */
 const HISTORY_LIMIT = 200;
+/** Rounds a replica waits to measure its dependencies before placement may move it away unmeasured. */
+const MEASURE_ROUNDS = 10;
 
 export class PlacementLoop {
   readonly #host: PlacementHost;
@@ -75,6 +77,8 @@ export class PlacementLoop {
   #plan: Plan | undefined;
   #running: Record<string, string[]> = {};
   #round: PlacementView["round"];
+  /** Rounds planned so far. */
+  #rounds = 0;
 
   constructor(host: PlacementHost, options: ResolvedPlacementOptions) {
     this.#host = host;
@@ -135,6 +139,7 @@ export class PlacementLoop {
     this.#observe(input.current ?? {});
     this.#plan = plan;
     this.#running = Object.fromEntries(Object.entries(input.current ?? {}).map(([service, on]) => [service, [...on]]));
+    this.#rounds++;
     this.#round = { at: new Date(now).toISOString(), planningMs: Math.round(planningMs * 100) / 100, nodes: nodes.length, services: host.services.length };
     const alive = new Set(nodes.filter((node) => node.status === "alive").map((node) => node.id));
     const leavingElsewhere = new Map<string, string[]>();
@@ -152,7 +157,7 @@ export class PlacementLoop {
       }
       removing.add(move.service);
       const others = leavingElsewhere.get(move.service) ?? [];
-      const ready = this.#replacementsReady(move.service, plan, alive, input.current ?? {}, others);
+      const ready = this.#replacementsReady(move.service, plan, alive, input.current ?? {}, others) && !this.#stillMeasuring(move.service, nodes);
       if (!ready) {
         if (this.#leaving.delete(move.service)) announce = true;
         this.#wait(move);
@@ -177,6 +182,17 @@ export class PlacementLoop {
     }
     if (announce) host.announce();
     return plan;
+  }
+
+  /**
+   * True while this node's replica of `service` has not measured anything yet (no message seen in a
+   * gossiped sample): leaving now would lose the only chance to learn how fast this node reaches the
+   * service's dependencies. Bounded: after MEASURE_ROUNDS rounds a replica that got no traffic may go.
+   */
+  #stillMeasuring(service: string, nodes: readonly GossipedNode[]): boolean {
+    if (this.#rounds > MEASURE_ROUNDS) return false;
+    const load = nodes.find((node) => node.id === this.#host.selfId)?.state.running[service];
+    return load !== undefined && load.arrivalPerSec === 0 && load.deps === undefined;
   }
 
   #wait(move: Move): void {

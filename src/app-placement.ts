@@ -39,7 +39,6 @@ export function createPlacement({ runtime, links, registry, runnable, options, c
         }
         return out;
       },
-      active: () => runtime.mailboxes.keys(),
       activate: (service) => (allowed.has(service) ? runtime.activate(service) : Promise.reject(new Error(`"${service}" may not run here`))),
       deactivate: (service) => runtime.deactivate(service),
       announce: () => links.announce(),

@@ -228,7 +228,6 @@ test("a service retired after it stopped draining leaves no timer behind", async
 
 test(
   "a start still running its onStart when the node stops does not leave the service active after the stop",
-  { skip: "BUG: ServiceSet.stopAll ignores starts in progress (#starting); the service becomes active after stopAll and its onStop never runs" },
   async () => {
     const events: string[] = [];
     const opened = gate();

@@ -38,6 +38,8 @@ export class ServiceSet {
   readonly #retiring = new Map<string, Retiring>();
   /** Starts in progress, so that concurrent starts of one service share one. */
   readonly #starting = new Map<string, Promise<void>>();
+  /** Set by stopAll: a start still running its onStart then stops the service again. */
+  #stopped = false;
 
   constructor(options: ServiceSetOptions) {
     this.#registry = options.registry;
@@ -104,12 +106,19 @@ export class ServiceSet {
   }
 
   async #startOne(id: string): Promise<void> {
+    if (this.#stopped) throw new KaffixError("STOPPING", `the node is stopping; "${id}" is not started`);
     const mailbox = this.#create(id);
     try {
       await this.#runOnStart(mailbox);
     } catch (error) {
       mailbox.halt();
       throw error;
+    }
+    if (this.#stopped) {
+      // The node stopped while onStart ran: undo the start rather than leave a service on a stopped node.
+      mailbox.halt();
+      await this.#callOnStop([mailbox], this.#clock.now() + DRAIN_WARN_MS);
+      throw new KaffixError("STOPPING", `the node stopped while "${id}" was starting`);
     }
     this.active.set(id, mailbox);
     mailbox.resume();
@@ -164,6 +173,7 @@ export class ServiceSet {
    * of the deadline but given at least a second.
    */
   async stopAll(deadline: number, error: KaffixError): Promise<void> {
+    this.#stopped = true;
     const mailboxes = [...this.all()];
     for (const retiring of this.#retiring.values()) {
       retiring.revived = true; // ends its drain loop without a second onStop
@@ -183,6 +193,7 @@ export class ServiceSet {
         );
       }
     }
+    // A start still running its onStart undoes itself when that returns (see #startOne).
     await this.#callOnStop(mailboxes, Math.max(deadline, this.#clock.now() + 1000));
   }
 

@@ -40,7 +40,8 @@ export class UsageMeter {
   /** Runs `call` as a use of dependency `name` by `service`, timing it whether it succeeds or throws. */
   async time<T>(service: string, name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>> {
     if (typeof name !== "string" || name.length === 0 || name.length > 128) {
-      throw new KaffixError("INVALID_ARGUMENT", `ctx.dependency needs a name of 1-128 characters, got ${JSON.stringify(name)}`);
+      const shown = typeof name === "string" ? JSON.stringify(name) : typeof name;
+      throw new KaffixError("INVALID_ARGUMENT", `ctx.dependency needs a name of 1-128 characters, got ${shown}`);
     }
     if (typeof call !== "function") throw new KaffixError("INVALID_ARGUMENT", `ctx.dependency("${name}", call): call must be a function`);
     let byName = this.#dependencies.get(service);

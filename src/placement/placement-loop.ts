@@ -16,8 +16,6 @@ export interface PlacementHost {
   readonly services: readonly ServiceDeclaration[];
   /** Live members (alive or suspect) with a known state, this node included. */
   nodes(): GossipedNode[];
-  /** Services active (routable) on this node now. */
-  active(): Iterable<string>;
   activate(service: string): Promise<void>;
   /** Resolves false when the service was activated again before it stopped. */
   deactivate(service: string): Promise<boolean>;
@@ -65,8 +63,12 @@ export class PlacementLoop {
   readonly #startedAt: number;
   /** Service id → when this node last started or stopped it (gossiped: the planner's minimum interval between moves). */
   readonly #changed = new Map<string, number>();
-  /** Services with a start or stop under way here: not touched again until it ends. */
-  readonly #busy = new Set<string>();
+  /** Services with a start under way here: not touched again until it ends. */
+  readonly #adding = new Set<string>();
+  /** Services draining here: an add may take them back (the drain ends), a removal waits. */
+  readonly #removing = new Set<string>();
+  /** Service id → the round this node first saw itself running it: the age bound of "still measuring". */
+  readonly #since = new Map<string, number>();
   /** Removals already logged as waiting, so a long wait is logged once. */
   readonly #waiting = new Set<string>();
   /** Services this node announced it will stop at its next round (phase one of a removal). */
@@ -147,20 +149,26 @@ export class PlacementLoop {
       if (node.id === host.selfId) continue;
       for (const service of node.state.leaving ?? []) leavingElsewhere.set(service, [...(leavingElsewhere.get(service) ?? []), node.id]);
     }
+    for (const [service, on] of Object.entries(input.current ?? {})) {
+      if (!on.includes(host.selfId)) this.#since.delete(service);
+      else if (!this.#since.has(service)) this.#since.set(service, this.#rounds);
+    }
     const removing = new Set<string>();
     let announce = false;
     for (const move of plan.moves) {
-      if (move.node !== host.selfId || this.#busy.has(move.service)) continue;
+      if (move.node !== host.selfId || this.#adding.has(move.service)) continue;
       if (move.action === "add") {
         this.#add(move);
         continue;
       }
+      if (this.#removing.has(move.service)) continue;
       removing.add(move.service);
       const others = leavingElsewhere.get(move.service) ?? [];
-      const ready = this.#replacementsReady(move.service, plan, alive, input.current ?? {}, others) && !this.#stillMeasuring(move.service, nodes);
-      if (!ready) {
+      const ready = this.#replacementsReady(move.service, plan, alive, input.current ?? {}, others);
+      const measuring = ready && this.#stillMeasuring(move.service, nodes);
+      if (!ready || measuring) {
         if (this.#leaving.delete(move.service)) announce = true;
-        this.#wait(move);
+        this.#wait(move, ready ? "it has not measured its dependencies here yet" : "its replacements are routable");
       } else if (!this.#leaving.has(move.service)) {
         // Phase one: say so, and stop at the next round if no one else is stopping it meanwhile.
         this.#leaving.add(move.service);
@@ -169,7 +177,7 @@ export class PlacementLoop {
         // Another node stops the same service at the same time: the lower id goes first, this one waits.
         this.#leaving.delete(move.service);
         announce = true;
-        this.#wait(move);
+        this.#wait(move, "a node with a lower id has stopped its own replica");
       } else {
         this.#leaving.delete(move.service);
         this.#remove(move);
@@ -180,6 +188,7 @@ export class PlacementLoop {
       this.#leaving.delete(service); // the plan changed its mind
       announce = true;
     }
+    for (const service of this.#waiting) if (!removing.has(service)) this.#waiting.delete(service);
     if (announce) host.announce();
     return plan;
   }
@@ -190,17 +199,17 @@ export class PlacementLoop {
    * service's dependencies. Bounded: after MEASURE_ROUNDS rounds a replica that got no traffic may go.
    */
   #stillMeasuring(service: string, nodes: readonly GossipedNode[]): boolean {
-    if (this.#rounds > MEASURE_ROUNDS) return false;
+    if (this.#rounds - (this.#since.get(service) ?? this.#rounds) >= MEASURE_ROUNDS) return false;
     const load = nodes.find((node) => node.id === this.#host.selfId)?.state.running[service];
     return load !== undefined && load.arrivalPerSec === 0 && load.deps === undefined;
   }
 
-  #wait(move: Move): void {
+  #wait(move: Move, until: string): void {
     if (this.#waiting.has(move.service)) return;
     this.#waiting.add(move.service);
     this.#record(move, "waiting");
     const waitingFor = this.#plan?.placement[move.service];
-    this.#host.log.info({ service: move.service, reason: move.reason, waitingFor }, "placement: keeping a replica here until its replacements are routable");
+    this.#host.log.info({ service: move.service, reason: move.reason, waitingFor }, `placement: keeping a replica here until ${until}`);
   }
 
   /**
@@ -223,39 +232,46 @@ export class PlacementLoop {
 
   #add(move: Move): void {
     const { service } = move;
-    this.#busy.add(service);
+    this.#adding.add(service);
     this.#changed.set(service, this.#host.clock.now());
     this.#host.log.info({ service, reason: move.reason, explanation: this.#explain(service) }, "placement: starting a replica here");
-    this.#host.activate(service).then(
-      () => {
-        this.#record(move, "started");
-        this.#host.announce();
-      },
-      (error: unknown) => {
-        this.#record(move, "failed");
-        this.#host.log.error({ service, err: error }, "placement: the replica could not start here");
-      },
-    ).finally(() => this.#busy.delete(service));
+    attempt(() => this.#host.activate(service))
+      .then(
+        () => {
+          this.#record(move, "started");
+          this.#host.announce();
+        },
+        (error: unknown) => {
+          this.#record(move, "failed");
+          this.#host.log.error({ service, err: error }, "placement: the replica could not start here");
+        },
+      )
+      .catch((error: unknown) => this.#host.log.error({ service, err: error }, "placement: recording a start failed"))
+      .finally(() => this.#adding.delete(service));
   }
 
   #remove(move: Move): void {
     const { service } = move;
-    this.#busy.add(service);
+    this.#removing.add(service);
     this.#waiting.delete(service);
     this.#changed.set(service, this.#host.clock.now());
     this.#host.log.info({ service, reason: move.reason, keptOn: this.#plan?.placement[service] }, "placement: moving a replica away from here (draining it)");
-    const stopping = this.#host.deactivate(service);
-    // Peers stop routing here as soon as they see the change; the drain finishes what is queued.
+    // deactivate takes the service out of routing at once; peers stop sending here as soon as the
+    // announcement reaches them, and the drain finishes what is queued.
+    const stopping = attempt(() => this.#host.deactivate(service));
     this.#host.announce();
-    stopping.then(
-      (stopped) => {
-        if (stopped) this.#record(move, "stopped");
-      },
-      (error: unknown) => {
-        this.#record(move, "failed");
-        this.#host.log.error({ service, err: error }, "placement: stopping the replica failed");
-      },
-    ).finally(() => this.#busy.delete(service));
+    stopping
+      .then(
+        (stopped) => {
+          if (stopped) this.#record(move, "stopped");
+        },
+        (error: unknown) => {
+          this.#record(move, "failed");
+          this.#host.log.error({ service, err: error }, "placement: stopping the replica failed");
+        },
+      )
+      .catch((error: unknown) => this.#host.log.error({ service, err: error }, "placement: recording a stop failed"))
+      .finally(() => this.#removing.delete(service));
   }
 
   /** Logs other nodes' changes (seen in gossip since the last round) in the history. */
@@ -321,5 +337,14 @@ export class PlacementLoop {
       }
       this.#schedule();
     }, next - now);
+  }
+}
+
+/** `start()`'s promise, or its synchronous throw as a rejection. */
+function attempt<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

@@ -180,6 +180,7 @@ export class App {
         observeDuration: (service, seconds) => metrics.observeDuration(service, seconds),
       });
       this.#runtime = runtime;
+      runtime.tracing.start();
       this.#links = await ClusterNode.start({
         app: this.name,
         nodeId: this.#nodeId,
@@ -292,6 +293,7 @@ export class App {
 
   async #release(): Promise<void> {
     this.#placement?.stop();
+    this.#runtime?.tracing.stop();
     this.#messaging?.stop();
     this.#messaging = undefined;
     await this.#admin?.close();

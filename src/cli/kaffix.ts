@@ -3,6 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import { kaffixVersion } from "./kaffix-version.js";
+import { processIo, runStatus } from "./status-command.js";
 
 interface Command {
   /** Shown after the name in `kaffix help`. */
@@ -22,6 +23,11 @@ const COMMANDS: Record<string, Command> = {
       process.stdout.write(`${strongToken()}\n`);
       return 0;
     },
+  },
+  status: {
+    args: "<admin-url> [--watch] [--json]",
+    summary: "Print the cluster as a node sees it: members, services per node, rates, placement moves (--help for more)",
+    run: (args) => runStatus(args, process.env, processIo()),
   },
   help: {
     args: "",

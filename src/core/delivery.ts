@@ -1,7 +1,9 @@
 // One message on its way through a local mailbox; it doubles as the handler's Context, so a message costs one object.
 
 import type { Logger } from "pino";
+import type { Span, SpanContext } from "@opentelemetry/api";
 import { KaffixError } from "../errors.js";
+import { sendingTrace } from "./tracing.js";
 import type { Context, PublishOptions, RequestOptions } from "./context.js";
 import type { MessageOf, ReplyOf, ServiceClass } from "./service.js";
 
@@ -67,6 +69,10 @@ export class Delivery implements Context, CustodyOwner {
   #outcomeValue: unknown;
   /** Set for requests only: where the reply goes. */
   #replyTo: ReplyTo | undefined;
+  /** The trace context the message carries (tracing on): its handler's span is a child of it. */
+  trace: SpanContext | undefined;
+  /** The span of the handler's current attempt, while it runs (tracing on). */
+  span: Span | undefined;
 
   constructor(host: DeliveryHost, service: string, log: Logger, message: unknown, deadline: number) {
     this.#host = host;
@@ -74,6 +80,7 @@ export class Delivery implements Context, CustodyOwner {
     this.log = log;
     this.message = message;
     this.deadline = deadline;
+    this.trace = sendingTrace.current;
   }
 
   /** Makes this delivery a request whose outcome settles a caller's promise. */

@@ -7,6 +7,7 @@ import type { DeadLetters } from "./dead-letters.js";
 import { ACCEPTED, type Delivery } from "./delivery.js";
 import type { DrainScheduler } from "./drain-scheduler.js";
 import { RingQueue } from "./ring-queue.js";
+import { endSpan, type Tracing } from "./tracing.js";
 import type { MessageSchema, Service } from "./service.js";
 import { WaitingPublishers } from "./waiting-publishers.js";
 
@@ -26,6 +27,7 @@ export interface MailboxHost {
   observeDuration(service: string, seconds: number): void;
   /** Called when this mailbox has nothing queued and nothing in flight. */
   onIdle(): void;
+  readonly tracing: Tracing;
   random(): number;
 }
 
@@ -218,7 +220,8 @@ export class Mailbox {
     delivery.startedAt = (++this.#timingTick & (DURATION_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
     let result: unknown;
     try {
-      result = this.instance.onMessage(delivery.message, delivery);
+      if (delivery.trace === undefined || !this.#host.tracing.on) result = this.instance.onMessage(delivery.message, delivery);
+      else result = this.#runTraced(delivery);
     } catch (thrown) {
       this.#fail(delivery, thrown);
       return;
@@ -228,6 +231,14 @@ export class Mailbox {
     } else {
       this.#handlerReturned(delivery, result);
     }
+  }
+
+  /** Runs the handler inside its span, so that spans the handler makes nest under it. */
+  #runTraced(delivery: Delivery): unknown {
+    const tracing = this.#host.tracing;
+    const span = tracing.startHandler(delivery.isRequest, this.id, delivery.trace!);
+    delivery.span = span;
+    return tracing.within(span, () => this.instance.onMessage(delivery.message, delivery));
   }
 
   /** Waits for an async handler; a method, not two closures per message (tsx names every closure it makes). */
@@ -256,6 +267,8 @@ export class Mailbox {
   }
 
   #succeed(delivery: Delivery, value: unknown): void {
+    if (delivery.span !== undefined) endSpan(delivery.span);
+    delivery.span = undefined;
     if (this.#halted) return;
     if (delivery.startedAt !== 0) {
       const ms = performance.now() - delivery.startedAt;
@@ -268,6 +281,8 @@ export class Mailbox {
   }
 
   #fail(delivery: Delivery, thrown: unknown): void {
+    if (delivery.span !== undefined) endSpan(delivery.span, thrown);
+    delivery.span = undefined;
     if (this.#halted) return;
     const error = toKaffixError(thrown);
     delivery.takePending(); // a retry starts with a clean slate

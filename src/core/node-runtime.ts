@@ -1,5 +1,6 @@
 // One node's runtime: it turns publish/request calls into deliveries, routes them, and runs the active services.
 
+import type { SpanContext } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { KaffixError, toKaffixError } from "../errors.js";
 import type { Clock } from "../clock.js";
@@ -14,6 +15,7 @@ import { Mailbox, type MailboxHost } from "./mailbox.js";
 import { RequestDeadlines } from "./request-deadlines.js";
 import { ServiceSet, until } from "./service-set.js";
 import { UsageMeter } from "./usage-meter.js";
+import { endSpan, sendingTrace, Tracing } from "./tracing.js";
 import type { Registration, ServiceRegistry } from "./service-registry.js";
 import type { ServiceClass } from "./service.js";
 
@@ -41,6 +43,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   readonly observeDuration: (service: string, seconds: number) => void;
   readonly #registry: ServiceRegistry;
   readonly usage: UsageMeter;
+  readonly tracing: Tracing;
   readonly #services: ServiceSet;
   readonly #deadlines: RequestDeadlines;
   // Mutable state.
@@ -61,6 +64,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
     this.#registry = options.registry;
     this.#deadlines = new RequestDeadlines(options.clock);
     this.usage = new UsageMeter(options.registry.ids);
+    this.tracing = new Tracing(options.clock, options.nodeId);
     this.#services = new ServiceSet({ registry: options.registry, host: this, clock: options.clock, logger: options.logger });
   }
 
@@ -141,6 +145,11 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent?: Delivery): Promise<void> {
+    if (this.tracing.on) return this.#traced(false, target, parent, () => this.#publish(target, message, options, parent));
+    return this.#publish(target, message, options, parent);
+  }
+
+  #publish(target: ServiceClass | string, message: unknown, options: PublishOptions | undefined, parent: Delivery | undefined): Promise<void> {
     const cluster = this.#cluster;
     if ((cluster !== undefined && !cluster.alone) || parent?.owner !== undefined) return this.#publishAnywhere(target, message, options, parent, cluster);
     // The fast path, kept in this one function: nobody else to reach and no custody to keep.
@@ -223,7 +232,27 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   }
 
   request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent?: Delivery): Promise<unknown> {
+    if (this.tracing.on) return this.#traced(true, target, parent, () => this.#request(target, message, options, parent, false));
     return this.#request(target, message, options, parent, false);
+  }
+
+  /** A publish or request inside its span; the message carries the span's context to its handler. */
+  #traced<T>(request: boolean, target: ServiceClass | string, parent: Delivery | undefined, send: () => Promise<T>): Promise<T> {
+    const name = typeof target === "string" ? target : (this.#registry.byClass(target)?.id ?? String((target as { name?: string })?.name));
+    const span = this.tracing.startSend(request, name, parent?.span);
+    const outer = sendingTrace.current;
+    sendingTrace.current = span.spanContext();
+    let sent: Promise<T>;
+    try {
+      sent = send();
+    } finally {
+      sendingTrace.current = outer;
+    }
+    sent.then(
+      () => endSpan(span),
+      (error: unknown) => endSpan(span, error),
+    );
+    return sent;
   }
 
   #request(target: ServiceClass | string, message: unknown, options: RequestOptions | undefined, parent: Delivery | undefined, validated: boolean): Promise<unknown> {
@@ -281,11 +310,20 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
    * and is timed out at `deadline` like a local one. Resolves once queued (ACCEPTED at once when
    * there is room); undefined when the service is not active here.
    */
-  accept(serviceId: string, message: unknown, deadline: number, owner: CustodyOwner, waitMs: number, replyTo?: ReplyTo): Promise<void> | undefined {
+  accept(
+    serviceId: string,
+    message: unknown,
+    deadline: number,
+    owner: CustodyOwner,
+    waitMs: number,
+    replyTo?: ReplyTo,
+    trace?: SpanContext,
+  ): Promise<void> | undefined {
     const mailbox = this.#services.active.get(serviceId);
     if (mailbox === undefined) return undefined;
     const delivery = new Delivery(this, mailbox.id, mailbox.log, message, deadline);
     delivery.owner = owner;
+    delivery.trace = trace;
     if (replyTo !== undefined) {
       delivery.expectReply(replyTo);
       this.#deadlines.track(delivery);

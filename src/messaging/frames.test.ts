@@ -80,6 +80,24 @@ test("a REQUEST round-trips and carries its timeout rounded up to whole millisec
   );
 });
 
+test("a traced PUBLISH and REQUEST carry the sender's trace context; ids of zeros are dropped, the message kept", () => {
+  const trace = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1 };
+  const published = decodeData(encodeMessage(7, 3, "svc", Buffer.from("body"), undefined, trace));
+  assert.equal(published.kind, DataKind.PUBLISH);
+  assert.deepEqual(published.kind === DataKind.PUBLISH && published.trace, { ...trace, isRemote: true });
+  assert.equal(published.kind === DataKind.PUBLISH && Buffer.from(published.body).toString(), "body");
+  const requested = decodeData(encodeMessage(8, 3, "svc", Buffer.from("ask"), 250, trace));
+  assert.ok(requested.kind === DataKind.REQUEST);
+  assert.equal(requested.timeoutMs, 250);
+  assert.equal(requested.trace?.spanId, trace.spanId);
+  assert.equal(Buffer.from(requested.body).toString(), "ask");
+  const zeros = { traceId: "0".repeat(32), spanId: "0".repeat(16), traceFlags: 0 };
+  const untraced = decodeData(encodeMessage(9, 3, "svc", Buffer.from("x"), undefined, zeros));
+  assert.ok(untraced.kind === DataKind.PUBLISH);
+  assert.equal(untraced.trace, undefined);
+  assert.equal(Buffer.from(untraced.body).toString(), "x");
+});
+
 test("a COPY round-trips its seq, service id and body", () => {
   fc.assert(
     fc.property(seqArb, serviceArb, bodyArb, (seq, serviceId, body) => {

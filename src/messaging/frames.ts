@@ -4,8 +4,10 @@
 // float64 holding an integer (unique per sending node for its lifetime, so 2^53 is never reached).
 //
 //   data lane
-//   PUBLISH  kind seq:f64 floor:f64 svcLen:u8 svc body          a message; `floor`: every seq below it
-//   REQUEST  kind seq:f64 floor:f64 svcLen:u8 svc timeoutMs:u32 body   that this sender sent here is done
+//   PUBLISH  kind seq:f64 floor:f64 svcLen:u8 svc [trace] body          a message; `floor`: every seq below
+//   REQUEST  kind seq:f64 floor:f64 svcLen:u8 svc timeoutMs:u32 [trace] body   it that this sender sent here is done
+//            kind | 0x80 (TRACED) when `trace` is there: traceId:16 spanId:8 flags:u8, the W3C trace
+//            context of the sender's span (only while the sender has a tracer provider)
 //   COPY     kind seq:f64 svcLen:u8 svc body                    hold this for me until I release it
 //   RELEASE  kind count:u32 (first:f64 last:f64) × count         done with these copies
 //   REPLY    kind seq:f64 ok:u8 body                              body: the value, or a WireError when !ok
@@ -17,10 +19,14 @@
 //
 // `body` is the rest of the payload: the message, codec-encoded, as the sender wrote it.
 
+import { isValidSpanId, isValidTraceId, type SpanContext } from "@opentelemetry/api";
 import { KaffixError, type WireError } from "../errors.js";
 import { decode, encode } from "../wire/codec.js";
 
 export const DataKind = { PUBLISH: 1, REQUEST: 2, COPY: 3, RELEASE: 4, REPLY: 5 } as const;
+/** Set on a PUBLISH or REQUEST kind byte when a trace context follows the service id (and timeout). */
+export const TRACED = 0x80;
+const TRACE_BYTES = 25;
 export const ControlKind = { ACK: 0x10, NACK: 0x11 } as const;
 /** The first byte of every delivery payload on the control lane. */
 export const CONTROL_MARK = 0xc1;
@@ -41,13 +47,19 @@ function serviceIdBytes(serviceId: string): Buffer {
   return bytes;
 }
 
-/** A PUBLISH or REQUEST payload. */
-export function encodeMessage(seq: number, floor: number, serviceId: string, body: Uint8Array, timeoutMs?: number): Buffer {
+/** A PUBLISH or REQUEST payload; `trace`, when given, is the context the receiver's handler span continues. */
+export function encodeMessage(seq: number, floor: number, serviceId: string, body: Uint8Array, timeoutMs?: number, trace?: SpanContext): Buffer {
   const svc = serviceIdBytes(serviceId);
   const request = timeoutMs !== undefined;
-  const head = 18 + svc.length + (request ? 4 : 0);
+  const traceAt = 18 + svc.length + (request ? 4 : 0);
+  const head = traceAt + (trace === undefined ? 0 : TRACE_BYTES);
   const out = Buffer.allocUnsafe(head + body.length);
-  out[0] = request ? DataKind.REQUEST : DataKind.PUBLISH;
+  out[0] = (request ? DataKind.REQUEST : DataKind.PUBLISH) | (trace === undefined ? 0 : TRACED);
+  if (trace !== undefined) {
+    out.write(trace.traceId, traceAt, 16, "hex");
+    out.write(trace.spanId, traceAt + 16, 8, "hex");
+    out[traceAt + 24] = trace.traceFlags & 0xff;
+  }
   out.writeDoubleLE(seq, 1);
   out.writeDoubleLE(floor, 9);
   out[17] = svc.length;
@@ -112,8 +124,8 @@ export function encodeNack(seq: number, error: WireError): Buffer {
 }
 
 export type DataFrame =
-  | { kind: typeof DataKind.PUBLISH; seq: number; floor: number; serviceId: string; body: Uint8Array }
-  | { kind: typeof DataKind.REQUEST; seq: number; floor: number; serviceId: string; timeoutMs: number; body: Uint8Array }
+  | { kind: typeof DataKind.PUBLISH; seq: number; floor: number; serviceId: string; body: Uint8Array; trace?: SpanContext }
+  | { kind: typeof DataKind.REQUEST; seq: number; floor: number; serviceId: string; timeoutMs: number; body: Uint8Array; trace?: SpanContext }
   | { kind: typeof DataKind.COPY; seq: number; serviceId: string; body: Uint8Array }
   | { kind: typeof DataKind.RELEASE; ranges: number[] }
   | { kind: typeof DataKind.REPLY; seq: number; ok: boolean; body: Uint8Array };
@@ -140,6 +152,14 @@ function readRanges(buffer: Buffer, offset: number, count: number): number[] {
   return out;
 }
 
+/** A remote span context; an invalid one (all-zero ids) is dropped rather than continued. */
+function readTrace(buffer: Buffer, at: number): SpanContext | undefined {
+  const traceId = buffer.toString("hex", at, at + 16);
+  const spanId = buffer.toString("hex", at + 16, at + 24);
+  if (!isValidTraceId(traceId) || !isValidSpanId(spanId)) return undefined;
+  return { traceId, spanId, traceFlags: buffer[at + 24]! & 0x01, isRemote: true };
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -151,7 +171,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export function decodeData(payload: Uint8Array): DataFrame {
   const buffer = asBuffer(payload);
   try {
-    const kind = buffer[0];
+    const first = buffer[0]!;
+    const kind = first === (DataKind.PUBLISH | TRACED) || first === (DataKind.REQUEST | TRACED) ? first & ~TRACED : first;
     switch (kind) {
       case DataKind.PUBLISH:
       case DataKind.REQUEST: {
@@ -160,13 +181,19 @@ export function decodeData(payload: Uint8Array): DataFrame {
         const floor = readSeq(buffer, 9);
         const svcEnd = 18 + buffer[17]!;
         const serviceId = buffer.toString("utf8", 18, svcEnd);
+        const traceAt = kind === DataKind.PUBLISH ? svcEnd : svcEnd + 4;
+        const bodyAt = first === kind ? traceAt : traceAt + TRACE_BYTES;
+        if (bodyAt > buffer.length) throw malformed("truncated");
+        const trace = first === kind ? undefined : readTrace(buffer, traceAt);
         if (kind === DataKind.PUBLISH) {
-          if (svcEnd > buffer.length) throw malformed("truncated");
-          return { kind, seq, floor, serviceId, body: buffer.subarray(svcEnd) };
+          return trace === undefined
+            ? { kind, seq, floor, serviceId, body: buffer.subarray(bodyAt) }
+            : { kind, seq, floor, serviceId, body: buffer.subarray(bodyAt), trace };
         }
-        if (svcEnd + 4 > buffer.length) throw malformed("truncated");
         const timeoutMs = buffer.readUInt32LE(svcEnd);
-        return { kind, seq, floor, serviceId, timeoutMs, body: buffer.subarray(svcEnd + 4) };
+        return trace === undefined
+          ? { kind, seq, floor, serviceId, timeoutMs, body: buffer.subarray(bodyAt) }
+          : { kind, seq, floor, serviceId, timeoutMs, body: buffer.subarray(bodyAt), trace };
       }
       case DataKind.COPY: {
         if (buffer.length < 10) throw malformed("truncated");

@@ -1,5 +1,6 @@
 // The receiving side: messages, requests and copies from other nodes, the dedupe window, and batched acks.
 
+import type { SpanContext } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import { ACCEPTED, type CustodyOwner, type ReplyTo } from "../core/delivery.js";
@@ -59,9 +60,9 @@ export class Inbound {
   receive(from: string, frame: DataFrame): void {
     switch (frame.kind) {
       case 1:
-        return this.#onPublish(from, frame.seq, frame.floor, frame.serviceId, frame.body);
+        return this.#onPublish(from, frame.seq, frame.floor, frame.serviceId, frame.body, frame.trace);
       case 2:
-        return this.#onRequest(from, frame.seq, frame.floor, frame.serviceId, frame.timeoutMs, frame.body);
+        return this.#onRequest(from, frame.seq, frame.floor, frame.serviceId, frame.timeoutMs, frame.body, frame.trace);
       case 3:
         return this.#onCopy(from, frame.seq, frame.serviceId, frame.body);
       case 4: {
@@ -123,7 +124,7 @@ export class Inbound {
     return state;
   }
 
-  #onPublish(from: string, seq: number, floor: number, service: string, body: Uint8Array): void {
+  #onPublish(from: string, seq: number, floor: number, service: string, body: Uint8Array, trace: SpanContext | undefined): void {
     const state = this.#sender(from);
     state.advance(floor);
     const seen = state.classify(seq);
@@ -143,7 +144,7 @@ export class Inbound {
     } catch (error) {
       return this.#nack(from, seq, toKaffixError(error, "DECODE_ERROR").toWire());
     }
-    const accepted = this.#host.runtime.accept(service, message, Infinity, new RemoteOrigin(state, seq, this.#ackDone), ACCEPT_WAIT_MS);
+    const accepted = this.#host.runtime.accept(service, message, Infinity, new RemoteOrigin(state, seq, this.#ackDone), ACCEPT_WAIT_MS, undefined, trace);
     if (accepted === undefined) return this.#nack(from, seq, unavailable(service));
     this.stats.received++;
     state.open.set(seq, true);
@@ -165,7 +166,7 @@ export class Inbound {
     );
   }
 
-  #onRequest(from: string, seq: number, floor: number, service: string, timeoutMs: number, body: Uint8Array): void {
+  #onRequest(from: string, seq: number, floor: number, service: string, timeoutMs: number, body: Uint8Array, trace: SpanContext | undefined): void {
     const state = this.#sender(from);
     state.advance(floor);
     // A request resent while in progress is answered once, when it finishes; a finished one runs again
@@ -188,7 +189,7 @@ export class Inbound {
     const request = new RemoteRequest(this, state, seq);
     // Open before the offer: a request refused at once (its queue full) is answered, and closed, within it.
     state.open.set(seq, true);
-    if (this.#host.runtime.accept(service, message, deadline, request, timeoutMs, request) === undefined) {
+    if (this.#host.runtime.accept(service, message, deadline, request, timeoutMs, request, trace) === undefined) {
       state.open.delete(seq);
       return this.#nack(from, seq, unavailable(service));
     }

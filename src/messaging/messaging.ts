@@ -219,8 +219,13 @@ export class Messaging implements ClusterSide {
     if (link === undefined || link.closed) return;
     const floor = stream.floor(this.#nextSeq);
     const timeoutMs = outgoing.isRequest ? outgoing.deadline - this.#clock.now() : undefined;
+    let trace = outgoing.trace;
+    if (trace !== undefined && this.#runtime.tracing.on) {
+      outgoing.hop ??= this.#runtime.tracing.startHop(outgoing.service, stream.nodeId, trace);
+      trace = outgoing.hop.spanContext();
+    }
     try {
-      if (link.send("data", encodeMessage(outgoing.seq, floor, outgoing.service, outgoing.body, timeoutMs))) outgoing.sentRound = this.#round;
+      if (link.send("data", encodeMessage(outgoing.seq, floor, outgoing.service, outgoing.body, timeoutMs, trace))) outgoing.sentRound = this.#round;
     } catch (error) {
       // Closed under us: sent again on the next link. Anything else (over the peer's frame limit) will
       // never pass: the message fails, typed, instead of being retried forever.

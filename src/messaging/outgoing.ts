@@ -1,5 +1,7 @@
 // One message this node sent to another and still holds: until the receiver says it is done, it may be resent or rerouted.
 
+import type { Span, SpanContext } from "@opentelemetry/api";
+import { endSpan, sendingTrace } from "../core/tracing.js";
 import { deferred, type Deferred } from "../core/deferred.js";
 import type { Delivery } from "../core/delivery.js";
 import type { Expirable } from "../core/request-deadlines.js";
@@ -36,6 +38,10 @@ export class Outgoing implements Expirable {
   acceptBy = Infinity;
   /** Nodes that refused the message (not running the service, stopping); skipped when it is rerouted. */
   refusedBy: string[] | undefined;
+  /** The sender's span context (tracing on); the hop span continues it. */
+  readonly trace: SpanContext | undefined = sendingTrace.current;
+  /** The network hop's span: from the first transmission until a receiver holds the message (or replied). */
+  hop: Span | undefined;
   /** A publisher still waiting to hear its message is held somewhere. */
   #accepted: Deferred<void> | undefined;
   /** The message whose handler published this one, waiting for it to be safe. */
@@ -73,6 +79,7 @@ export class Outgoing implements Expirable {
   /** A receiver holds the message (or processed it): the publisher's promise resolves, the custodian hears. */
   markHeld(): void {
     this.held = true;
+    if (this.hop !== undefined && !this.isRequest) this.#endHop();
     const accepted = this.#accepted;
     this.#accepted = undefined;
     accepted?.resolve();
@@ -103,11 +110,17 @@ export class Outgoing implements Expirable {
   /** A request failed (its error reply, a timeout, or no node left to try). */
   reject(error: KaffixError): void {
     const reply = this.#reply;
-    this.#settle();
+    this.#settle(error);
     reply?.reject(error);
   }
 
-  #settle(): void {
+  #endHop(error?: KaffixError): void {
+    endSpan(this.hop!, error);
+    this.hop = undefined;
+  }
+
+  #settle(error?: KaffixError): void {
+    if (this.hop !== undefined) this.#endHop(error);
     this.#reply = undefined;
     this.settled = true;
     if (!this.isRequest) return;

@@ -228,6 +228,8 @@ export class App {
         const log = logger.child({ layer: "placement" });
         this.#placement = createPlacement({ runtime, links: this.#links, registry: this.#registry, runnable, options: config.placement, clock, logger: log });
         this.#placement.start();
+        const placement = this.#placement;
+        metrics.addPlacement(() => placement.sample());
       }
       // Running before the admin endpoint opens, so its first /health already says "ok".
       this.#state = "running";

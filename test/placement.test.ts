@@ -72,12 +72,18 @@ describe("placement in a running cluster", () => {
       start: { placement: FAST_PLACEMENT },
     });
     try {
-      assert.deepEqual(running(cluster), { Front: [0, 1, 2], Back: [0, 1, 2], Reporting: [0, 1, 2] });
+      const everywhere = (r: Record<string, number[]>) => ["Front", "Back", "Reporting"].every((id) => r[id]?.join() === "0,1,2");
+      await until(cluster, "every service on every node at first", everywhere);
       await until(cluster, "two replicas each", (r) => Object.values(r).every((nodes) => nodes.length === 2));
       // And it stays there: steady load, no further moves.
       const settled = JSON.stringify(running(cluster));
       await sleep(1000);
       assert.equal(JSON.stringify(running(cluster)), settled);
+      // /metrics says the same: two replicas each, and the nodes together stopped three replicas.
+      const texts = await Promise.all(cluster.nodes.map(async (node) => (await node.metrics()).body));
+      assert.match(texts[0]!, /kaffix_placement_replicas\{service="Front"[^}]*\} 2/);
+      const stopped = texts.map((text) => Number(/kaffix_placement_changes_total\{outcome="stopped"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0));
+      assert.equal(stopped.reduce((a, b) => a + b, 0), 3);
     } finally {
       await cluster.stop();
     }

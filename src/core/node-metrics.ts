@@ -3,6 +3,14 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Mailbox } from "./mailbox.js";
 
+/** What placement reports to /metrics. */
+export interface PlacementSample {
+  replicas: Record<string, number>;
+  changes: { started: number; stopped: number; failed: number };
+  planningMs: number;
+  pending: number;
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly #duration: Histogram<"service">;
@@ -69,6 +77,49 @@ export class NodeMetrics {
       labelNames: ["service"],
       buckets: [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [this.registry],
+    });
+  }
+
+  /** Exports placement's view from this node: replicas per service, this node's changes, the last round. */
+  addPlacement(read: () => PlacementSample | undefined): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "kaffix_placement_replicas",
+      help: "Nodes a service is active on, as this node's gossip view shows.",
+      labelNames: ["service"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [service, count] of Object.entries(read()?.replicas ?? {})) this.labels(service).set(count);
+      },
+    });
+    new Counter({
+      name: "kaffix_placement_changes_total",
+      help: "Replicas placement started or stopped on this node, or failed to.",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        const sample = read();
+        if (sample === undefined) return;
+        this.reset();
+        for (const outcome of ["started", "stopped", "failed"] as const) this.labels(outcome).inc(sample.changes[outcome]);
+      },
+    });
+    new Gauge({
+      name: "kaffix_placement_planning_seconds",
+      help: "How long this node's last placement round took to plan.",
+      registers,
+      collect() {
+        this.set((read()?.planningMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: "kaffix_placement_pending_moves",
+      help: "Changes the last plan asked for that are not visible yet.",
+      registers,
+      collect() {
+        this.set(read()?.pending ?? 0);
+      },
     });
   }
 

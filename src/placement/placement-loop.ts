@@ -79,6 +79,7 @@ export class PlacementLoop {
   #plan: Plan | undefined;
   #running: Record<string, string[]> = {};
   #round: PlacementView["round"];
+  readonly #changes = { started: 0, stopped: 0, failed: 0 };
   /** Rounds planned so far. */
   #rounds = 0;
 
@@ -292,7 +293,15 @@ export class PlacementLoop {
     this.#push({ at: new Date(this.#host.clock.now()).toISOString(), service, node, action, reason: planned?.reason ?? "observed", outcome: "seen" });
   }
 
+  /** Counts for /metrics: replicas per service in this node's view, this node's changes, the last round. */
+  sample(): { replicas: Record<string, number>; changes: { started: number; stopped: number; failed: number }; planningMs: number; pending: number } {
+    const replicas: Record<string, number> = {};
+    for (const service of this.#host.services) replicas[service.id] = this.#running[service.id]?.length ?? 0;
+    return { replicas, changes: { ...this.#changes }, planningMs: this.#round?.planningMs ?? 0, pending: this.#plan?.moves.length ?? 0 };
+  }
+
   #record(move: Move, outcome: PlacementEvent["outcome"]): void {
+    if (outcome === "started" || outcome === "stopped" || outcome === "failed") this.#changes[outcome]++;
     this.#push({ at: new Date(this.#host.clock.now()).toISOString(), service: move.service, node: move.node, action: move.action, reason: move.reason, outcome });
   }
 

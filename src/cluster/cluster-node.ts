@@ -88,6 +88,7 @@ export class ClusterNode {
   readonly membership: Membership;
   readonly #options: ClusterNodeOptions;
   #joinTimer: TimerHandle | undefined;
+  #reseedTimer: TimerHandle | undefined;
   #stateTimer: TimerHandle | undefined;
   readonly #reporter: StateReporter;
   #closed = false;
@@ -145,6 +146,7 @@ export class ClusterNode {
     await transport.listen();
     const links = new ClusterNode(options, transport);
     links.#join(0);
+    links.#scheduleReseed();
     return links;
   }
 
@@ -203,6 +205,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#joinTimer !== undefined) this.#options.clock.clearTimeout(this.#joinTimer);
+    if (this.#reseedTimer !== undefined) this.#options.clock.clearTimeout(this.#reseedTimer);
     if (this.#stateTimer !== undefined) this.#options.clock.clearTimeout(this.#stateTimer);
     this.#reporter.stop();
     await this.membership.leave();
@@ -217,6 +220,23 @@ export class ClusterNode {
     this.transport.setAddress(address);
     this.membership.setAddress(address);
     this.#options.logger.info({ address, previous, seed }, `advertising ${address}, the address seed ${seed} sees this node at`);
+  }
+
+  /**
+   * Every reconnect interval, exchanges state with each `--peer` that is not a live member (by
+   * address): nodes started together can form separate clusters (each joined through a peer that was
+   * alone then), and nothing else would ever introduce them. A peer given by host name never matches
+   * a member's address, so it is synced with each time: one push-pull per seed and interval.
+   */
+  #scheduleReseed(): void {
+    const { clock, peers } = this.#options;
+    if (peers.length === 0) return;
+    this.#reseedTimer = clock.setTimeout(() => {
+      if (this.#closed) return;
+      const known = new Set(this.membership.snapshot().live().map((member) => member.address));
+      for (const seed of peers) if (!known.has(seed)) this.membership.syncWith(seed).catch(() => {});
+      this.#scheduleReseed();
+    }, this.membership.options.reconnectIntervalMs);
   }
 
   /** Joins through the peers, the nearest first; when none answers, says so and tries again later. */

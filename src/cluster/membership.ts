@@ -169,6 +169,15 @@ export class Membership {
   }
 
   /**
+   * One full state exchange with `address` (a seed that is not a member): two clusters that formed
+   * apart, say from nodes started at the same moment, merge through it. Rejects when it does not answer.
+   */
+  async syncWith(address: string): Promise<void> {
+    if (this.#timers.stopped || address === this.#table.self().address) return;
+    await this.#pushPull.exchange(address, true);
+  }
+
+  /**
    * Replaces this node's gossiped state (its meta data) with `data`: the new version spreads with the
    * next gossip and push-pull rounds. Keep it small; it rides along with probes.
    */

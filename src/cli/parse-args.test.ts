@@ -40,6 +40,16 @@ describe("parseArgs", () => {
     rejects(["--token", TOKEN, "--label", "has space"], /label must be/);
   });
 
+  test("KAFFIX_WEIGHT, KAFFIX_ADVERTISE and KAFFIX_LOG_LEVEL stand in for their flags, which win when given", () => {
+    const env = { KAFFIX_WEIGHT: "2.5", KAFFIX_ADVERTISE: "10.0.0.7:12345", KAFFIX_LOG_LEVEL: "debug" };
+    const fromEnv = start(["--token", TOKEN], env);
+    assert.equal(fromEnv.weight, 2.5);
+    assert.equal(fromEnv.advertise, "10.0.0.7:12345");
+    assert.equal(fromEnv.logLevel, "debug");
+    assert.equal(start(["--token", TOKEN, "--weight", "3"], env).weight, 3);
+    rejects(["--token", TOKEN], /KAFFIX_WEIGHT must be a number/, { KAFFIX_WEIGHT: "heavy" });
+  });
+
   test("--placement off turns placement off, on leaves the default, anything else is refused", () => {
     assert.equal(start(["--token", TOKEN, "--placement", "off"]).placement, false);
     assert.equal(start(["--token", TOKEN, "--placement", "on"]).placement, undefined);

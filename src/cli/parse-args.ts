@@ -39,6 +39,9 @@ const ENV_VARS = {
   KAFFIX_PORT: "Cluster port (used when no --port is given)",
   KAFFIX_REGION: "Region (used when no --region is given)",
   KAFFIX_LABELS: "Labels, comma-separated (used when no --label is given)",
+  KAFFIX_WEIGHT: "Weight (used when no --weight is given)",
+  KAFFIX_ADVERTISE: "Advertised HOST:PORT (used when no --advertise is given)",
+  KAFFIX_LOG_LEVEL: "Log level (used when no --log-level is given)",
 } as const;
 
 /**
@@ -56,12 +59,15 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, optio
   const port = values.port ?? nonEmpty(env.KAFFIX_PORT);
   if (port !== undefined) start.port = parsePort(port, values.port !== undefined ? "--port" : "KAFFIX_PORT");
   if (values.host !== undefined) start.host = values.host;
-  if (values.advertise !== undefined) start.advertise = checkPeer(values.advertise);
+  const advertise = values.advertise ?? nonEmpty(env.KAFFIX_ADVERTISE);
+  if (advertise !== undefined) start.advertise = checkPeer(advertise);
   const region = values.region ?? nonEmpty(env.KAFFIX_REGION);
   if (region !== undefined) start.region = region;
-  if (values.weight !== undefined) {
-    const weight = Number(values.weight);
-    if (values.weight.trim() === "" || !Number.isFinite(weight)) invalid(`--weight must be a number, got ${JSON.stringify(values.weight)}`);
+  const weightText = values.weight ?? nonEmpty(env.KAFFIX_WEIGHT);
+  if (weightText !== undefined) {
+    const weight = Number(weightText);
+    const field = values.weight !== undefined ? "--weight" : "KAFFIX_WEIGHT";
+    if (weightText.trim() === "" || !Number.isFinite(weight)) invalid(`${field} must be a number, got ${JSON.stringify(weightText)}`);
     start.weight = weight;
   }
   const labels = values.label !== undefined ? values.label.flatMap(splitList) : splitList(env.KAFFIX_LABELS ?? "");
@@ -80,7 +86,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv, optio
   } else if (values["http-host"] !== undefined) {
     invalid("--http-host only applies with --http PORT");
   }
-  if (values["log-level"] !== undefined) start.logLevel = values["log-level"] as LogLevel;
+  const logLevel = values["log-level"] ?? nonEmpty(env.KAFFIX_LOG_LEVEL);
+  if (logLevel !== undefined) start.logLevel = logLevel as LogLevel;
   if (values["max-frame-bytes"] !== undefined) {
     const bytes = Number(values["max-frame-bytes"]);
     if (!/^\d+$/.test(values["max-frame-bytes"]) || !Number.isSafeInteger(bytes)) {

@@ -1,14 +1,16 @@
-// The node's admin HTTP endpoint: health, cluster view, publish/request by service id, dead letters and metrics.
+// The node's admin HTTP endpoint: health, cluster view, publish/request by service id, dead letters, metrics and the dashboard.
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { App } from "../index.js";
 import type { HttpOptions } from "../index.js";
+import { systemClock } from "../clock.js";
 import { KaffixError } from "../errors.js";
 import { checkBearer, isLoopback } from "./bearer-auth.js";
+import { DashboardStreams } from "./dashboard/dashboard-streams.js";
 import { answerClientError, sendError, type HeaderMap } from "./respond.js";
-import { matchRoute } from "./routes.js";
+import { isPublicPath, matchRoute } from "./routes.js";
 
 export interface AdminServer {
   /** Base URL to reach the endpoint, e.g. `http://127.0.0.1:8080`; a wildcard bind is reported as 127.0.0.1. */
@@ -35,6 +37,7 @@ const CLOSE_FLUSH_MS = 200;
 export async function startAdminServer(app: App, http: Required<HttpOptions>, logger: Logger): Promise<AdminServer> {
   const needsToken = !isLoopback(http.host);
   const inProgress = new Set<ServerResponse>();
+  const dashboard = new DashboardStreams({ source: app, clock: systemClock, logger });
   let closing = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -44,10 +47,10 @@ export async function startAdminServer(app: App, http: Required<HttpOptions>, lo
     if (closing) res.setHeader("connection", "close");
     const headers: HeaderMap = {};
     try {
-      if (needsToken) checkBearer(req, app);
       const target = req.url ?? "/";
       const queryAt = target.indexOf("?");
       const path = queryAt < 0 ? target : target.slice(0, queryAt);
+      if (needsToken && !isPublicPath(path)) checkBearer(req, app);
       const query = new URLSearchParams(queryAt < 0 ? "" : target.slice(queryAt + 1));
       const matched = matchRoute(path);
       if (matched === undefined) throw new KaffixError("NOT_FOUND", `no admin route at ${JSON.stringify(path)}`);
@@ -57,7 +60,7 @@ export async function startAdminServer(app: App, http: Required<HttpOptions>, lo
         headers.allow = route.methods.join(", ");
         throw new KaffixError("METHOD_NOT_ALLOWED", `${path} answers to ${route.methods.join(" or ")}, not ${method}`);
       }
-      await route.handle({ app, req, res, logger, maxBodyBytes: http.maxBodyBytes, serviceId, query });
+      await route.handle({ app, req, res, logger, maxBodyBytes: http.maxBodyBytes, serviceId, query, dashboard });
     } catch (thrown) {
       if (thrown instanceof KaffixError && thrown.code === "UNAUTHORIZED") headers["www-authenticate"] = "Bearer";
       // A body left unread (refused, or over the limit) is not drained: the connection closes instead.
@@ -89,6 +92,8 @@ export async function startAdminServer(app: App, http: Required<HttpOptions>, lo
   function close(): Promise<void> {
     if (closed !== undefined) return closed;
     closing = true;
+    // Event streams never finish on their own: end them now rather than after the grace period.
+    dashboard.close();
     for (const res of inProgress) if (!res.headersSent) res.setHeader("connection", "close");
     closed = new Promise<void>((resolve) => {
       const grace = setTimeout(() => {

@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { App, DeadLetter } from "../index.js";
 import { KaffixError } from "../errors.js";
+import type { DashboardStreams } from "./dashboard/dashboard-streams.js";
+import { dashboardRoutes } from "./dashboard/dashboard-routes.js";
 import { readJsonBody } from "./read-body.js";
 import { sendJson, sendText } from "./respond.js";
 
@@ -19,11 +21,15 @@ export interface RouteContext {
   /** The service id from `/publish/<id>` or `/request/<id>`, URL-decoded; "" elsewhere. */
   readonly serviceId: string;
   readonly query: URLSearchParams;
+  /** The dashboard's live streams on this endpoint. */
+  readonly dashboard: DashboardStreams;
 }
 
 export interface Route {
   /** Methods this path answers to; any other gets 405 with these in `Allow`. */
   readonly methods: readonly string[];
+  /** Served without the bearer token: only for routes that reveal nothing about the cluster (the dashboard's page and assets). */
+  readonly public?: boolean;
   handle(ctx: RouteContext): Promise<void>;
 }
 
@@ -110,12 +116,18 @@ const EXACT: ReadonlyMap<string, Route> = new Map([
   ["/placement", placement],
   ["/dead-letters", deadLetters],
   ["/metrics", metrics],
+  ...dashboardRoutes,
 ]);
 
 const BY_PREFIX: readonly (readonly [string, Route])[] = [
   ["/publish/", publish],
   ["/request/", request],
 ];
+
+/** True for the paths served without a token even when one is required. */
+export function isPublicPath(path: string): boolean {
+  return EXACT.get(path)?.public === true;
+}
 
 /** The route for a path, with the service id it names; undefined when no route has this path. */
 export function matchRoute(path: string): { route: Route; serviceId: string } | undefined {

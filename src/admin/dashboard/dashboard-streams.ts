@@ -162,7 +162,7 @@ export class DashboardStreams {
   }
 
   async #sample(): Promise<TickEvent> {
-    const atMs = this.#clock.now();
+    const atMs = Math.round(this.#clock.now());
     let samples: ReturnType<typeof readSamples> = [];
     try {
       samples = readSamples((await this.#source.metrics()).body, METRIC_NAMES);

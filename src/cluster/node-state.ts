@@ -10,6 +10,8 @@ export interface ServiceLoad {
   arrivalPerSec: number;
   /** Moving average of the handler's duration, ms. */
   serviceTimeMs: number;
+  /** The same less what handlers spent awaiting replies and dependencies: the node's own work per message, ms. */
+  ownMs?: number;
   /** Messages per second its handlers here sent to each other service (the largest flows only). */
   to?: Record<string, number>;
   /** Its calls to named external dependencies here (`ctx.dependency`): rate and mean latency. */
@@ -67,6 +69,7 @@ export function readNodeState(data: unknown): NodeState | undefined {
     for (const [id, load] of Object.entries(d.running as object).slice(0, MAX_GOSSIPED_SERVICES)) {
       const l = (load ?? {}) as Record<string, unknown>;
       const entry: ServiceLoad = { queued: num(l.queued), arrivalPerSec: num(l.arrivalPerSec), serviceTimeMs: num(l.serviceTimeMs) };
+      if (finite(l.ownMs)) entry.ownMs = l.ownMs;
       const to = readRates(l.to, MAX_GOSSIPED_FLOWS);
       if (to !== undefined) entry.to = to;
       const deps = readDependencies(l.deps);

@@ -20,6 +20,8 @@ export interface ReportedService {
   queued: number;
   received: number;
   serviceTimeMs: number;
+  /** serviceTimeMs less the time handlers awaited replies and dependencies. */
+  ownTimeMs?: number;
 }
 
 export interface PlacementReport {
@@ -87,6 +89,7 @@ export class StateReporter {
         arrivalPerSec: round2(arrivals / seconds),
         serviceTimeMs: round2(service.serviceTimeMs),
       };
+      if (service.ownTimeMs !== undefined) load.ownMs = round2(service.ownTimeMs);
       const used = usage?.get(service.id);
       if (used !== undefined) addUsage(load, used, seconds);
       if (load.deps !== undefined) this.#remember(service.id, load.deps, now);

@@ -50,6 +50,10 @@ export class Delivery implements Context, CustodyOwner {
   attempt = 0;
   /** Clock time the current attempt started, or 0 when it is not being timed. */
   startedAt = 0;
+  /** Of a timed attempt: ms spent awaiting nested requests and dependencies (overlaps counted once). */
+  waitedMs = 0;
+  #waits = 0;
+  #waitFrom = 0;
   /** True once a request's caller has its answer (reply, error or timeout): later outcomes are dropped. */
   settled = false;
   #pending: Promise<void>[] | undefined;
@@ -108,11 +112,39 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   request<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> {
-    return this.#host.request(service, message, options, this) as Promise<ReplyOf<C>>;
+    const reply = this.#host.request(service, message, options, this) as Promise<ReplyOf<C>>;
+    return this.startedAt === 0 ? reply : this.#timeWait(reply);
   }
 
   dependency<T>(name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>> {
-    return this.#host.dependency(this.service, name, call);
+    const result = this.#host.dependency(this.service, name, call);
+    return this.startedAt === 0 ? result : this.#timeWait(result);
+  }
+
+  /**
+   * A timed attempt (one in eight) counts the time its handler spends awaiting replies and
+   * dependencies: overlapping waits count once. What is left of its duration is the node's own work.
+   */
+  #timeWait<T>(pending: Promise<T>): Promise<T> {
+    if (this.#waits++ === 0) this.#waitFrom = performance.now();
+    const end = () => {
+      if (--this.#waits === 0) this.waitedMs += performance.now() - this.#waitFrom;
+    };
+    return pending.then(
+      (value) => {
+        end();
+        return value;
+      },
+      (error: unknown) => {
+        end();
+        throw error;
+      },
+    );
+  }
+
+  /** Time the current timed attempt has spent waiting so far, ms (see #timeWait). */
+  get waitedSoFarMs(): number {
+    return this.waitedMs + (this.#waits > 0 ? performance.now() - this.#waitFrom : 0);
   }
 
   /** Publishes made by the current attempt that were not accepted at once; clears the list. */

@@ -69,6 +69,8 @@ export class Mailbox {
   deadLettered = 0;
   /** Moving average of sampled handler durations, in ms: the service time the cluster gossips. */
   serviceTimeMs = 0;
+  /** The same, less the time handlers awaited nested requests and dependencies: the node's own work per message. */
+  ownTimeMs = 0;
 
   constructor(
     id: string,
@@ -218,6 +220,7 @@ export class Mailbox {
     delivery.attempt++;
     // Durations are sampled: reading the clock twice per message would cost more than a fast handler.
     delivery.startedAt = (++this.#timingTick & (DURATION_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
+    delivery.waitedMs = 0;
     let result: unknown;
     try {
       if (delivery.trace === undefined || !this.#host.tracing.on) result = this.instance.onMessage(delivery.message, delivery);
@@ -273,6 +276,8 @@ export class Mailbox {
     if (delivery.startedAt !== 0) {
       const ms = performance.now() - delivery.startedAt;
       this.serviceTimeMs = this.serviceTimeMs === 0 ? ms : this.serviceTimeMs * 0.8 + ms * 0.2;
+      const own = Math.max(0, ms - delivery.waitedSoFarMs);
+      this.ownTimeMs = this.ownTimeMs === 0 ? own : this.ownTimeMs * 0.8 + own * 0.2;
       this.#host.observeDuration(this.id, ms / 1000);
     }
     this.processed++;

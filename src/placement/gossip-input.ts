@@ -70,7 +70,7 @@ export function planInputFromGossip(
       }
       running.push(node);
       replicas++;
-      plainMs += load.serviceTimeMs;
+      plainMs += load.ownMs ?? load.serviceTimeMs;
       let dependencyMsPerSec = 0;
       for (const [name, use] of Object.entries(load.deps ?? {})) {
         dependencyMsPerSec += use.perSec * use.ms;
@@ -80,8 +80,10 @@ export function planInputFromGossip(
         entry.latencyMsByNode[node] = use.ms;
       }
       arrival += load.arrivalPerSec;
-      // Waiting on a dependency costs the node nothing: its own work is what is left of the handler's time.
-      const ownMs = load.arrivalPerSec > 0 ? Math.max(0, load.serviceTimeMs - dependencyMsPerSec / load.arrivalPerSec) : load.serviceTimeMs;
+      // Waiting costs the node nothing: its own work is what is left of the handler's time once replies
+      // and dependencies it awaited are taken out (measured by the node; estimated from dependencies otherwise).
+      const ownMs =
+        load.ownMs ?? (load.arrivalPerSec > 0 ? Math.max(0, load.serviceTimeMs - dependencyMsPerSec / load.arrivalPerSec) : load.serviceTimeMs);
       weightedOwnMs += ownMs * load.arrivalPerSec;
       for (const [to, perSec] of Object.entries(load.to ?? {})) {
         const key = `${id}\0${to}`;

@@ -21,7 +21,7 @@ export class Flaky extends Service<{ sku: string }> {
 
 export function buildDashboardApp(): App {
   return new App({ name: "Dashboard Demo", version: "1.0.0" })
-    // Front everywhere, so the node that may not run Back always sends it across the network.
+    // Front everywhere, so a node that may not run Back always sends it across the network.
     .addService(Front, { minReplicas: 3 })
     .addService(Back, { minReplicas: 2 })
     .addService(Flaky, { retries: 0 });

@@ -23,13 +23,15 @@ function linesOf(t, values, start, end, max, cls) {
   return out;
 }
 function chart(st, label, columns, current, fmt) {
-  var t = st.series.t, end = st.now.at, start = end - st.windowMs;
+  // The axis spans the history there is (at least a minute), up to the whole window: a fresh page is not a sliver at the right.
+  var t = st.series.t, end = st.now.at;
+  var start = Math.max(end - st.windowMs, Math.min(t.length ? t[0] : end, end - 60000));
   var max = 0;
   columns.forEach(function (c) { (c || []).forEach(function (v) { if (v !== null && v > max) max = v; }); });
   if (!(max > 0)) max = 1;
   var svg = s("svg", { viewBox: "0 0 " + CHART.w + " " + CHART.h, preserveAspectRatio: "none" });
   columns.forEach(function (c, i) { linesOf(t, c || [], start, end, max, "s" + i).forEach(function (l) { svg.appendChild(l); }); });
-  svg.appendChild(s("title", { text: label + ": the last " + Math.round(st.windowMs / 60000) + " minutes, top of the scale " + fmt(max) }));
+  svg.appendChild(s("title", { text: label + ": since " + fmtTime(start) + ", top of the scale " + fmt(max) }));
   return h("div", { class: "chart" }, [h("div", { class: "label" }, [h("span", { text: label }), h("b", { text: current })]), svg]);
 }
 function serviceCard(st, sv) {

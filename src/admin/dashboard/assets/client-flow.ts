@@ -93,7 +93,7 @@ function edgeGroup(e, a, b) {
   }
   var share = e.perSec > 0 ? Math.round((100 * e.crossPerSec) / e.perSec) : 0;
   var text = fmtNum(e.perSec) + "/s" + (share > 0 ? " · " + share + "% cross" : "");
-  g.appendChild(s("text", { class: "edge-label", x: mid.mx, y: mid.my - 4, "text-anchor": "middle", text: text }));
+  g.appendChild(s("text", { class: "edge-label", x: mid.mx, y: mid.my - Math.max(wl, wc) - 4, "text-anchor": "middle", text: text }));
   g.appendChild(s("title", { text: e.from + " → " + e.to + ": " + fmtNum(e.localPerSec) + "/s local, " + fmtNum(e.crossPerSec) + "/s cross-node" }));
   return g;
 }

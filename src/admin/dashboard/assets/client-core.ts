@@ -141,7 +141,8 @@ function onEvent(block) {
   else if (name === "tick") applyTick(message);
   else return;
   setConn("live", "live · " + fmtTime(state.now.at));
-  render();
+  // A hidden tab keeps its state current but draws nothing until it is shown again.
+  if (!document.hidden) render();
 }
 function applyFull(m) {
   state.now = m.now;
@@ -181,6 +182,7 @@ function render() {
 function start() {
   $("auth-go").addEventListener("click", submitToken);
   $("auth-token").addEventListener("keydown", function (e) { if (e.key === "Enter") submitToken(); });
+  document.addEventListener("visibilitychange", function () { if (!document.hidden && state.now) render(); });
   connect();
 }
 `;

@@ -77,7 +77,13 @@ export interface MemberView {
   capacity: NodeState["capacity"] | undefined;
   /** Services active on the member, with their load. */
   running: Record<string, ServiceLoad>;
+  /** Services placement is about to stop there. */
+  leaving: string[];
+  /** Operator labels (`--label`). */
+  labels: string[];
   eventLoopLagMs: NodeState["eventLoopLagMs"] | undefined;
+  /** When this node saw the member's state last change (ISO time). */
+  stateSince: string;
 }
 
 const MAX_JOIN_RETRY_MS = 30_000;
@@ -184,7 +190,10 @@ export class ClusterNode {
         services: state?.services ?? [],
         capacity: state?.capacity,
         running: state?.running ?? {},
+        leaving: state?.leaving ?? [],
+        labels: state?.labels ?? [],
         eventLoopLagMs: state?.eventLoopLagMs,
+        stateSince: new Date(member.stateChangedAtMs).toISOString(),
       };
     });
   }

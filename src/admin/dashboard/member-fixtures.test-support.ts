@@ -17,7 +17,10 @@ export function member(id: string, state: MemberView["state"], running: Record<s
     services: Object.keys(running),
     capacity: { cores: 4, memoryBytes: 8 * 2 ** 30, weight: 1 },
     running: loads,
+    leaving: [],
+    labels: [],
     eventLoopLagMs: { mean: 1, p99: 2 },
+    stateSince: "2026-01-01T00:00:00.000Z",
     ...extra,
   };
 }

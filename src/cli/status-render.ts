@@ -60,7 +60,8 @@ function membersOf(snapshot: StatusSnapshot): MemberView[] {
     for (const s of self.services?.active ?? []) running[s.id] = { queued: s.queued, arrivalPerSec: 0, serviceTimeMs: 0 };
     all.push({
       id: self.id, address: self.address, state: "alive", incarnation: 0, rttMs: 0, region: self.region,
-      services: self.services?.available ?? [], capacity: undefined, running, eventLoopLagMs: undefined,
+      services: self.services?.available ?? [], capacity: undefined, running, leaving: [], labels: [],
+      eventLoopLagMs: undefined, stateSince: self.startedAt ?? "",
     });
   }
   return all.sort((a, b) => (a.region ?? "").localeCompare(b.region ?? "") || a.id.localeCompare(b.id));

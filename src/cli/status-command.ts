@@ -19,21 +19,33 @@ export interface StatusIo {
   now?: () => Date;
 }
 
-export const processIo = (): StatusIo => ({
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-  isTTY: process.stdout.isTTY === true,
-  columns: process.stdout.columns,
-  fetch: globalThis.fetch,
-  onInterrupt(handler) {
-    process.on("SIGINT", handler);
-    process.on("SIGTERM", handler);
-    return () => {
-      process.off("SIGINT", handler);
-      process.off("SIGTERM", handler);
-    };
-  },
-});
+export function processIo(): StatusIo {
+  // A closed stdout (`kaffix status --watch | head`) ends the watch like Ctrl-C, instead of an EPIPE crash.
+  let closed = false;
+  const interrupts = new Set<() => void>();
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    closed = true;
+    for (const handler of interrupts) handler();
+  });
+  return {
+    stdout: (text) => void (closed || process.stdout.write(text)),
+    stderr: (text) => void process.stderr.write(text),
+    isTTY: process.stdout.isTTY === true,
+    columns: process.stdout.columns,
+    fetch: globalThis.fetch,
+    onInterrupt(handler) {
+      interrupts.add(handler);
+      process.on("SIGINT", handler);
+      process.on("SIGTERM", handler);
+      return () => {
+        interrupts.delete(handler);
+        process.off("SIGINT", handler);
+        process.off("SIGTERM", handler);
+      };
+    },
+  };
+}
 
 // Cursor home, then each line cleared to its end and the rest of the screen after the frame: a redraw without flicker.
 const HOME = "\x1b[H";
@@ -133,7 +145,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** StatusError messages are written for the user; anything else is unexpected and shown as it is. */
 function describe(error: unknown): string {
-  if (error instanceof StatusError) return error.message;
-  return error instanceof Error ? error.message : String(error);
+  return error instanceof StatusError || error instanceof Error ? error.message : String(error);
 }

@@ -47,9 +47,9 @@ function snapshot(placement: StatusSnapshot["placement"] = placementView()): Sta
       gateway: { queued: 0, arrivalPerSec: 20, serviceTimeMs: 0.2, to: { orders: 20 } },
       orders: { queued: 2, arrivalPerSec: 10, serviceTimeMs: 6, to: { ledger: 10 } },
       ledger: { queued: 0, arrivalPerSec: 30, serviceTimeMs: 1.2, deps: { db: { perSec: 30, ms: 1 } } },
-    }, { rttMs: 0 }),
+    }, { rttMs: 0, labels: ["db"] }),
     member("ccc0000003", "ap-south", {}, { services: ["gateway", "orders", "ledger"] }),
-    member("ddd0000004", "sa-east", {}, { state: "dead", services: ["gateway"] }),
+    member("ddd0000004", "sa-east", {}, { state: "dead", services: ["gateway"], stateSince: "2026-03-01T12:00:05.000Z" }),
   ];
   return {
     url: "http://127.0.0.1:8080",
@@ -91,9 +91,11 @@ describe("renderStatus", () => {
 
   test("every member is listed with its address, state, region, round trip, capacity, lag and services run", () => {
     const members = section(renderStatus(snapshot()), "MEMBERS");
-    assert.deepEqual(row(members, "bbb0000002"), ["bbb0000002", "10.0.0.10:12345", "alive", "us-east", "1.4 ms", "4 cores, 16 GiB, weight 1", "3.2 ms", "3 of 3"]);
-    assert.deepEqual(row(members, "aaa0000001 *").slice(2, 5), ["alive", "eu-west", "-"]);
-    assert.deepEqual(row(members, "ddd0000004").slice(2, 4), ["dead", "sa-east"]);
+    assert.deepEqual(row(members, "bbb0000002"), [
+      "bbb0000002", "10.0.0.10:12345", "alive", "just now", "us-east", "-", "1.4 ms", "4 cores, 16 GiB, weight 1", "3.2 ms", "3 of 3",
+    ]);
+    assert.deepEqual(row(members, "aaa0000001 *").slice(2, 7), ["alive", "just now", "eu-west", "db", "-"]);
+    assert.deepEqual(row(members, "ddd0000004").slice(2, 5), ["dead", "25 s ago", "sa-east"]);
     assert.deepEqual(row(members, "ccc0000003").at(-1), "0 of 3");
   });
 
@@ -104,6 +106,13 @@ describe("renderStatus", () => {
     assert.deepEqual(matrix[1]!.trim().split(/\s{2,}/), ["ap-south", "eu-west", "us-east"]);
     assert.deepEqual(row(matrix, "gateway"), ["gateway", "○", "● 20", "● 10", "2 (wants 2: spread)"]);
     assert.deepEqual(row(matrix, "ledger"), ["ledger", "○ +", "● 30", "● 10 -", "2 (wants 2: min-replicas)"]);
+  });
+
+  test("a replica its node announced it is leaving is marked as being removed, whatever the answering node's plan says", () => {
+    const snap = snapshot();
+    snap.cluster.members.find((m) => m.id === "aaa0000001")!.leaving = ["gateway"];
+    const matrix = section(renderStatus(snap), "SERVICES PER NODE");
+    assert.deepEqual(row(matrix, "gateway").slice(1, 3), ["○", "● 20 -"]);
   });
 
   test("a service a node may not run is marked apart from one it may run, and the answering node's draining ones too", () => {

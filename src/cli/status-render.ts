@@ -38,7 +38,7 @@ export function renderStatus(snapshot: StatusSnapshot, options: RenderOptions = 
     paint(`as node ${cluster.self.id} (${cluster.self.region ?? "default"}) at ${snapshot.url} sees it, ${formatClock(snapshot.fetchedAt)}`, "dim", color),
     "",
     paint("MEMBERS", "bold", color),
-    ...membersTable(members, cluster.self.id, color),
+    ...membersTable(members, cluster.self.id, now, color),
     "",
     paint("SERVICES PER NODE", "bold", color) + "  " + paint(LEGEND, "dim", color),
     ...servicesMatrix(snapshot, services, live, placement, options.width ?? 120, color),
@@ -76,7 +76,7 @@ function serviceOrder(snapshot: StatusSnapshot, members: readonly MemberView[]):
   return [...order, ...[...others].sort()];
 }
 
-function membersTable(members: readonly MemberView[], selfId: string, color: boolean): string[] {
+function membersTable(members: readonly MemberView[], selfId: string, now: number, color: boolean): string[] {
   const rows = members.map((m) => {
     const running = Object.keys(m.running ?? {}).length;
     const capacity = m.capacity === undefined ? "?" : `${m.capacity.cores} cores, ${formatBytes(m.capacity.memoryBytes)}, weight ${m.capacity.weight}`;
@@ -84,14 +84,16 @@ function membersTable(members: readonly MemberView[], selfId: string, color: boo
       m.id === selfId ? `${m.id} *` : m.id,
       m.address,
       { text: m.state, style: STATE_STYLE[m.state] },
+      m.stateSince ? formatAgo(m.stateSince, now) : "?",
       m.region ?? "?",
+      (m.labels ?? []).join(",") || "-",
       m.id === selfId ? "-" : m.rttMs === undefined ? "?" : `${formatMs(m.rttMs)} ms`,
       capacity,
       m.eventLoopLagMs === undefined ? "?" : `${formatMs(m.eventLoopLagMs.p99)} ms`,
       `${running} of ${(m.services ?? []).length}`,
     ];
   });
-  const lines = table(["NODE", "ADDRESS", "STATE", "REGION", "RTT", "CAPACITY", "LAG p99", "RUNS"], rows, { color, right: [4, 6] });
+  const lines = table(["NODE", "ADDRESS", "STATE", "SINCE", "REGION", "LABELS", "RTT", "CAPACITY", "LAG p99", "RUNS"], rows, { color, right: [6, 8] });
   return [...lines, paint("  * the node that answered; RTT estimated from network coordinates; RUNS: services active of those it may run", "dim", color)];
 }
 
@@ -109,7 +111,8 @@ function servicesMatrix(
     const load = m.running?.[service];
     const planned = placement?.placement[service];
     if (load !== undefined) {
-      const leaving = planned !== undefined && !planned.includes(m.id);
+      // Announced by the member itself (it stops the replica at its next round), or where the last plan has it no more.
+      const leaving = (m.leaving ?? []).includes(service) || (planned !== undefined && !planned.includes(m.id));
       return { text: `${MARK.running} ${formatRate(load.arrivalPerSec)}${leaving ? " -" : ""}`, style: leaving ? "yellow" : "green" };
     }
     if (m.id === snapshot.cluster.self.id && draining.has(service)) return { text: MARK.draining, style: "yellow" };

@@ -33,8 +33,9 @@ export function table(header: readonly string[], rows: readonly (readonly (strin
       widths
         .map((width, i) => {
           const cell = row[i] ?? { text: "" };
-          const padded = right.has(i) ? cell.text.padStart(width) : cell.text.padEnd(width);
-          return paint(padded, headerRow ? "dim" : cell.style, options.color);
+          const padding = " ".repeat(width - cell.text.length);
+          const text = paint(cell.text, headerRow ? "dim" : cell.style, options.color);
+          return right.has(i) ? padding + text : text + padding;
         })
         .join("  ")
     ).trimEnd();

@@ -15,6 +15,8 @@ export interface ServiceChoice {
   readonly better: Ranking;
   readonly runnersUp: number;
   readonly hysteresis: number;
+  readonly minSavingMs: number;
+  readonly meanCapacity: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export function explainService(ctx: ScoreContext, service: ViewService, replicas
   const shown = [...new Set([...choice.picked, ...choice.kept, ...runnersUp])];
   const scores = shown.map((node): NodeScore & { index: number } => {
     const parts = {} as ReplicaCost;
-    replicaCost(ctx, service, replicas, node, parts);
+    replicaCost(ctx, service, replicas, node, choice.meanCapacity, parts);
     return {
       node: ctx.view.nodes[node]!.id,
       index: node,
@@ -37,7 +39,7 @@ export function explainService(ctx: ScoreContext, service: ViewService, replicas
       current: current.has(node),
       regionSpread: spread.has(node),
       ...parts,
-      rankedCost: current.has(node) ? parts.cost * (1 - choice.hysteresis) : parts.cost,
+      rankedCost: current.has(node) ? parts.cost - Math.max(parts.cost * choice.hysteresis, choice.minSavingMs) : parts.cost,
     };
   });
   scores.sort((a, b) => a.rankedCost - b.rankedCost || a.index - b.index);

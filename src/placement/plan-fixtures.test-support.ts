@@ -58,11 +58,14 @@ export function settle(input: PlanInput, maxRounds = 200): { plans: Plan[]; last
 }
 
 /** Load per node implied by a placement: each replica carries its service's work / replica count. */
+/** Busy seconds per second on each node, each service's work split over its replicas by capacity (as routing splits it). */
 export function loadByNode(input: PlanInput, placement: Record<string, string[]>): Map<string, number> {
   const load = new Map<string, number>(input.nodes.map((n) => [n.id, 0]));
+  const capacity = new Map(input.nodes.map((n) => [n.id, n.capacity]));
   for (const s of input.services) {
     const on = placement[s.id] ?? [];
-    for (const id of on) load.set(id, (load.get(id) ?? 0) + (s.arrivalPerSec * s.serviceTimeMs) / 1000 / on.length);
+    const total = on.reduce((sum, id) => sum + (capacity.get(id) ?? 0), 0);
+    for (const id of on) load.set(id, (load.get(id) ?? 0) + ((s.arrivalPerSec * s.serviceTimeMs) / 1000) * ((capacity.get(id) ?? 0) / total));
   }
   return load;
 }

@@ -5,8 +5,13 @@ import { KaffixError } from "../errors.js";
 export interface PlannerOptions {
   /** Replicas are counted so that each would keep a typical eligible node below this utilization. Default 0.7. */
   targetUtilization: number;
-  /** A new node must beat a current replica's cost by more than this share to replace it. Default 0.15. */
+  /**
+   * A new node must beat a current replica's cost by more than this share to replace it; demand
+   * scales a service down only once each replica would stay below targetUtilization × (1 − this). Default 0.15.
+   */
   hysteresis: number;
+  /** …and by more than this many ms of latency per second (costs below it differ by noise). Default 50. */
+  minSavingMs: number;
   /** After a change to its placement, a service waits this long before the next one (replacing lost replicas excepted). Default 30 000. */
   minMoveIntervalMs: number;
   /**
@@ -31,6 +36,7 @@ export interface PlannerOptions {
 export const DEFAULT_PLANNER_OPTIONS: Readonly<PlannerOptions> = Object.freeze({
   targetUtilization: 0.7,
   hysteresis: 0.15,
+  minSavingMs: 50,
   minMoveIntervalMs: 30_000,
   maxMovesPerRound: 2,
   defaultMinReplicas: 2,
@@ -55,6 +61,7 @@ export function resolvePlannerOptions(options: Partial<PlannerOptions> = {}): Pl
   const wholeOrInfinite = (v: number) => v >= 0 && (Number.isInteger(v) || v === Infinity);
   check("targetUtilization", (v) => v > 0 && v <= 1, "a number in (0, 1]");
   check("hysteresis", (v) => v >= 0 && v < 1, "a number in [0, 1)");
+  check("minSavingMs", (v) => v >= 0 && v !== Infinity, "a finite number ≥ 0");
   check("minMoveIntervalMs", (v) => v >= 0 && v !== Infinity, "a finite number ≥ 0");
   check("maxMovesPerRound", wholeOrInfinite, "an integer ≥ 0 or Infinity");
   check("defaultMinReplicas", (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");

@@ -31,7 +31,7 @@ import type { Move, MoveReason, Plan, ReplicaRule, ServicePlan } from "./plan-ou
 import { resolvePlannerOptions } from "./planner-options.js";
 import { PlanningView, type ViewService } from "./planning-view.js";
 import { replicaCount } from "./replica-count.js";
-import { PlacedReplicas, replicaCost, type ScoreContext } from "./score.js";
+import { PlacedReplicas, replicaCost, type ReplicaCost, type ScoreContext } from "./score.js";
 import { type Ranking, selectReplicas } from "./select-replicas.js";
 
 /** Plans one round. Throws INVALID_ARGUMENT for duplicate ids or options out of range. */
@@ -81,10 +81,16 @@ function planService(ctx: ScoreContext, round: Round, service: ViewService, orde
     better: choice.better,
     runnersUp: options.runnersUp,
     hysteresis: options.hysteresis,
+    minSavingMs: options.minSavingMs,
+    meanCapacity: choice.meanCapacity,
   });
   ctx.placed[order] = new PlacedReplicas(final, nodes.length);
-  const load = Math.max(service.work / Math.max(1, final.length), options.idleReplicaWork);
-  for (const node of final) ctx.placedLoad[node] = ctx.placedLoad[node]! + load;
+  // Routing spreads messages by capacity, so each replica's load follows its node's capacity.
+  const totalCapacity = final.reduce((sum, node) => sum + nodes[node]!.capacity, 0);
+  for (const node of final) {
+    const share = totalCapacity > 0 ? nodes[node]!.capacity / totalCapacity : 1 / final.length;
+    ctx.placedLoad[node] = ctx.placedLoad[node]! + Math.max(service.work * share, options.idleReplicaWork);
+  }
 
   const plan: ServicePlan = {
     order,
@@ -116,7 +122,12 @@ interface Choice {
   /** The target in pick order, the first `regionSpread` covering their regions. */
   readonly picked: readonly number[];
   readonly regionSpread: number;
+  /** Mean capacity of the eligible nodes: replicas' shares follow their node's capacity against it. */
+  readonly meanCapacity: number;
 }
+
+/** A region's best node may cost up to this many times the best node and still get a replica for redundancy. */
+const SPREAD_COST_FACTOR = 2;
 
 function chooseNodes(ctx: ScoreContext, service: ViewService): Choice {
   const { view, options } = ctx;
@@ -138,19 +149,28 @@ function chooseNodes(ctx: ScoreContext, service: ViewService): Choice {
   const eligible = inRegion.some((node) => nodes[node]!.alive) ? inRegion : service.allowed;
   const candidates = eligible.filter((node) => nodes[node]!.alive || current[node] === 1);
 
+  const meanCapacity = eligible.reduce((sum, node) => sum + nodes[node]!.capacity, 0) / Math.max(1, eligible.length);
   const count = replicaCount({
     work: service.work,
     hints: service.hints,
     candidates: candidates.length,
-    meanCapacity: eligible.reduce((sum, node) => sum + nodes[node]!.capacity, 0) / Math.max(1, eligible.length),
+    meanCapacity,
     targetUtilization: options.targetUtilization,
     defaultMinReplicas: options.defaultMinReplicas,
+    current: kept.length,
+    hysteresis: options.hysteresis,
   });
 
   const ranked = new Float64Array(nodes.length);
+  /** What the node's place costs, apart from its load: partners and dependencies. */
+  const placeCost = new Float64Array(nodes.length);
+  const parts = {} as ReplicaCost;
   for (const node of candidates) {
-    const cost = replicaCost(ctx, service, count.replicas, node);
-    ranked[node] = current[node] === 1 ? cost * (1 - options.hysteresis) : cost;
+    const cost = replicaCost(ctx, service, count.replicas, node, meanCapacity, parts);
+    placeCost[node] = parts.partnerCost + parts.dependencyCost;
+    // A current replica keeps its place unless another node is better by the larger of the
+    // hysteresis share and an absolute saving: small costs differ by noise alone.
+    ranked[node] = current[node] === 1 ? cost - Math.max(cost * options.hysteresis, options.minSavingMs) : cost;
   }
   const ties = new Float64Array(nodes.length).fill(Number.NaN);
   const tie = (node: number) => {
@@ -158,11 +178,20 @@ function chooseNodes(ctx: ScoreContext, service: ViewService): Choice {
     return ties[node]!;
   };
   const better: Ranking = (a, b) => ranked[a]! - ranked[b]! || current[b]! - current[a]! || tie(a) - tie(b) || a - b;
-  const { picked, regionSpread } = selectReplicas(candidates, count.replicas, (node) => nodes[node]!.region, better);
+  // Redundancy across regions, but not at any price: a region whose best node's place (partners and
+  // dependencies; load is routing's to balance) costs more than SPREAD_COST_FACTOR times the best
+  // place, plus the minimum saving, is not worth a replica just for being another region, e.g. a
+  // region far from the database the service spends its time on.
+  // The best place among alive nodes only: suspect ones are candidates just while they hold a
+  // replica, and a threshold that moved with them would undo the planner's fixed point.
+  let cheapest = Infinity;
+  for (const node of candidates) if (nodes[node]!.alive) cheapest = Math.min(cheapest, placeCost[node]!);
+  const worthSpreading = (node: number) => placeCost[node]! <= SPREAD_COST_FACTOR * cheapest + options.minSavingMs;
+  const { picked, regionSpread } = selectReplicas(candidates, count.replicas, (node) => nodes[node]!.region, better, worthSpreading);
   return {
     gone, kept, current, candidates, isCandidate: markOf(candidates, nodes.length),
     replicas: count.replicas, rule: count.rule, floor: count.floor, ceiling: count.ceiling,
-    better, picked, regionSpread,
+    better, picked, regionSpread, meanCapacity,
   };
 }
 

@@ -1,6 +1,7 @@
 // The planner's input checked, sanitized and indexed: nodes by id order, services in planning order, traffic as partner lists.
 
 import { KaffixError } from "../errors.js";
+import { compareText, planningOrder } from "./planning-order.js";
 import type { PlacementHints, PlanInput, PlanService } from "./plan-input.js";
 
 export interface ViewNode {
@@ -53,7 +54,7 @@ export class PlanningView {
   readonly nodeIndex: ReadonlyMap<string, number>;
   /** Region name → index (names sorted). */
   readonly regions: ReadonlyMap<string, number>;
-  /** In planning order: most work first, then by id. */
+  /** In planning order (planning-order.ts): anchored services first, then outward along traffic. */
   readonly services: readonly ViewService[];
   readonly #rttMs: (a: string, b: string) => number;
 
@@ -77,8 +78,10 @@ export class PlanningView {
     this.nodeIndex = nodeIndex;
     this.regions = regionIndex;
 
-    const inputs = [...input.services].map((s) => ({ input: s, work: (rate(s.arrivalPerSec) * rate(s.serviceTimeMs)) / 1000 }));
-    inputs.sort((a, b) => b.work - a.work || compareText(a.input.id, b.input.id));
+    const inputs = planningOrder(
+      input.services.map((s) => ({ input: s, work: (rate(s.arrivalPerSec) * rate(s.serviceTimeMs)) / 1000 })),
+      input.traffic,
+    );
     const serviceIndex = new Map<string, number>();
     inputs.forEach(({ input: s }, i) => {
       if (serviceIndex.has(s.id)) throw new KaffixError("INVALID_ARGUMENT", `placement: service "${s.id}" is listed twice`);
@@ -157,10 +160,6 @@ export class PlanningView {
   }
 }
 
-/** Code-unit order, the same in every locale. */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** A measured rate or duration: finite, ≥ 0 and capped, or 0. */
 function rate(value: number): number {

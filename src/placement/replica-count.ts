@@ -13,6 +13,9 @@ export interface ReplicaCountInput {
   readonly meanCapacity: number;
   readonly targetUtilization: number;
   readonly defaultMinReplicas: number;
+  /** Live replicas now, and the planner's hysteresis: demand scales down only past a band (see below). */
+  readonly current?: number;
+  readonly hysteresis?: number;
 }
 
 export interface ReplicaCount {
@@ -47,7 +50,15 @@ export function replicaCount(input: ReplicaCountInput): ReplicaCount {
     rule = "spread";
   } else {
     const perReplica = input.targetUtilization * input.meanCapacity;
-    const demand = input.work > 0 && perReplica > 0 ? Math.ceil(input.work / perReplica - ROUNDING_SLACK) : 0;
+    let demand = input.work > 0 && perReplica > 0 ? Math.ceil(input.work / perReplica - ROUNDING_SLACK) : 0;
+    const current = input.current ?? 0;
+    const band = input.hysteresis ?? 0;
+    if (demand > 0 && demand < current && band > 0) {
+      // Scale down only as far as keeps each replica below targetUtilization × (1 − hysteresis): a
+      // count whose work sits near a threshold does not flip with every noisy sample.
+      const keep = Math.ceil(input.work / (perReplica * (1 - band)) - ROUNDING_SLACK);
+      demand = Math.min(current, Math.max(demand, keep));
+    }
     replicas = Math.max(demand, Math.max(1, floorHint));
     rule = demand > floorHint ? "demand" : "min-replicas";
   }

@@ -15,9 +15,10 @@ function context(input: Omit<PlanInput, "nowMs">) {
   const ctx: ScoreContext = { view, options: { ...DEFAULT_PLANNER_OPTIONS }, placedLoad: new Float64Array(view.nodes.length), placed: [], latencyCache: new Map() };
   const serviceIndex = (id: string) => view.services.findIndex((s) => s.id === id);
   const nodeIndex = (id: string) => view.nodeIndex.get(id)!;
+  const meanCapacity = view.nodes.reduce((sum, node) => sum + node.capacity, 0) / Math.max(1, view.nodes.length);
   const cost = (serviceId: string, nodeId: string, replicas = 1) => {
     const parts = {} as ReplicaCost;
-    replicaCost(ctx, view.services[serviceIndex(serviceId)]!, replicas, nodeIndex(nodeId), parts);
+    replicaCost(ctx, view.services[serviceIndex(serviceId)]!, replicas, nodeIndex(nodeId), meanCapacity, parts);
     return parts;
   };
   const place = (serviceId: string, nodeIds: string[]) => {

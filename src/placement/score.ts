@@ -84,12 +84,20 @@ export function queueingStretch(utilization: number): number {
   return atKnee + atKnee * atKnee * (utilization - KNEE);
 }
 
-/** The cost of one of `replicas` replicas of `service` on `node`; fills `parts` when given. */
-export function replicaCost(ctx: ScoreContext, service: ViewService, replicas: number, node: number, parts?: ReplicaCost): number {
+/**
+ * The cost of one of `replicas` replicas of `service` on `node`; fills `parts` when given. The load
+ * it adds to its node follows the node's capacity against `meanCapacity` (the eligible nodes' mean),
+ * as routing spreads messages by capacity: a node twice the mean takes twice the share, at about
+ * the same utilization.
+ */
+export function replicaCost(ctx: ScoreContext, service: ViewService, replicas: number, node: number, meanCapacity: number, parts?: ReplicaCost): number {
   const { view, options } = ctx;
+  // Costs compare what one message sees, so every term uses the even share; only the node's load
+  // takes the capacity-proportional share routing will give it.
   const share = 1 / Math.max(1, replicas);
   const work = Math.max(service.work * share, options.idleReplicaWork);
-  const utilization = (ctx.placedLoad[node]! + work) / view.nodes[node]!.capacity;
+  const load = Math.max(service.work * capacityShare(view.nodes[node]!.capacity, replicas, meanCapacity), options.idleReplicaWork);
+  const utilization = (ctx.placedLoad[node]! + load) / view.nodes[node]!.capacity;
   const processingCost = work * 1000 * queueingStretch(utilization);
 
   let localTrafficPerSec = 0;
@@ -128,6 +136,12 @@ export function replicaCost(ctx: ScoreContext, service: ViewService, replicas: n
     } satisfies ReplicaCost);
   }
   return cost;
+}
+
+/** One replica's share of a service's traffic on a node of `capacity`, with `replicas` replicas on nodes of `meanCapacity` on average. */
+export function capacityShare(capacity: number, replicas: number, meanCapacity: number): number {
+  if (replicas <= 1) return 1;
+  return meanCapacity > 0 && capacity > 0 ? Math.min(1, capacity / (replicas * meanCapacity)) : 1 / replicas;
 }
 
 /** Latency to `dependency` from `node`: measured, else estimated through the closest measured nodes; NaN when nothing is measured. */

@@ -12,7 +12,8 @@ export interface Selection {
 /**
  * With candidates in two or more regions and `replicas` ≥ 2, first the best node of each of the
  * min(replicas, regions) regions whose best nodes rank best (redundancy: losing a region leaves a
- * replica), then the best remaining candidates up to `replicas`.
+ * replica), then the best remaining candidates up to `replicas`. Only nodes `worthSpreading` (not
+ * far costlier than the best) can head a region, so a region with none is not covered for its own sake.
  *
  * The result is the best-ranked set among those covering that many regions. So when the nodes
  * chosen rank better in the next round (a current replica gets the hysteresis bonus) and the
@@ -23,10 +24,14 @@ export function selectReplicas(
   replicas: number,
   regionOf: (node: number) => number,
   better: Ranking,
+  worthSpreading: (node: number) => boolean = () => true,
 ): Selection {
   if (replicas <= 0 || candidates.length === 0) return { picked: [], regionSpread: 0 };
+  // Region heads come only from nodes worth spreading to (a set that does not depend on the current
+  // placement), so a current replica's bonus cannot turn a region into one that is covered.
   const heads = new Map<number, number>();
   for (const node of candidates) {
+    if (!worthSpreading(node)) continue;
     const region = regionOf(node);
     const head = heads.get(region);
     if (head === undefined || better(node, head) < 0) heads.set(region, node);

@@ -112,13 +112,27 @@ export class Delivery implements Context, CustodyOwner {
   }
 
   request<C extends ServiceClass>(service: C, message: MessageOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> {
-    const reply = this.#host.request(service, message, options, this) as Promise<ReplyOf<C>>;
-    return this.startedAt === 0 ? reply : this.#timeWait(reply);
+    if (this.startedAt === 0) return this.#host.request(service, message, options, this) as Promise<ReplyOf<C>>;
+    // The wait starts before the call: a local request may run its handler inside it, and that work is the callee's.
+    this.#beginWait();
+    return this.#timeWait(this.#host.request(service, message, options, this) as Promise<ReplyOf<C>>);
   }
 
   dependency<T>(name: string, call: () => T | PromiseLike<T>): Promise<Awaited<T>> {
-    const result = this.#host.dependency(this.service, name, call);
-    return this.startedAt === 0 ? result : this.#timeWait(result);
+    if (this.startedAt === 0) return this.#host.dependency(this.service, name, call);
+    this.#beginWait();
+    return this.#timeWait(this.#host.dependency(this.service, name, call));
+  }
+
+  /** Starts timing a timed attempt (one in eight) afresh: no wait counted, none open. */
+  startTiming(at: number): void {
+    this.startedAt = at;
+    this.waitedMs = 0;
+    this.#waits = 0;
+  }
+
+  #beginWait(): void {
+    if (this.#waits++ === 0) this.#waitFrom = performance.now();
   }
 
   /**
@@ -126,7 +140,6 @@ export class Delivery implements Context, CustodyOwner {
    * dependencies: overlapping waits count once. What is left of its duration is the node's own work.
    */
   #timeWait<T>(pending: Promise<T>): Promise<T> {
-    if (this.#waits++ === 0) this.#waitFrom = performance.now();
     const end = () => {
       if (--this.#waits === 0) this.waitedMs += performance.now() - this.#waitFrom;
     };

@@ -219,8 +219,8 @@ export class Mailbox {
     this.#retrying.delete(delivery);
     delivery.attempt++;
     // Durations are sampled: reading the clock twice per message would cost more than a fast handler.
-    delivery.startedAt = (++this.#timingTick & (DURATION_SAMPLE_EVERY - 1)) === 0 ? performance.now() : 0;
-    delivery.waitedMs = 0;
+    if ((++this.#timingTick & (DURATION_SAMPLE_EVERY - 1)) === 0) delivery.startTiming(performance.now());
+    else delivery.startedAt = 0;
     let result: unknown;
     try {
       if (delivery.trace === undefined || !this.#host.tracing.on) result = this.instance.onMessage(delivery.message, delivery);
@@ -258,6 +258,11 @@ export class Mailbox {
 
   /** The handler returned; the message is done once every message it published was accepted too. */
   #handlerReturned(delivery: Delivery, value: unknown): void {
+    if (delivery.startedAt !== 0) {
+      // Own work ends when the handler returns: waiting for its publishes to be held is not work.
+      const own = Math.max(0, performance.now() - delivery.startedAt - delivery.waitedSoFarMs);
+      this.ownTimeMs = this.ownTimeMs === 0 ? own : this.ownTimeMs * 0.8 + own * 0.2;
+    }
     const pending = delivery.takePending();
     if (pending === undefined) {
       this.#succeed(delivery, value);
@@ -276,8 +281,6 @@ export class Mailbox {
     if (delivery.startedAt !== 0) {
       const ms = performance.now() - delivery.startedAt;
       this.serviceTimeMs = this.serviceTimeMs === 0 ? ms : this.serviceTimeMs * 0.8 + ms * 0.2;
-      const own = Math.max(0, ms - delivery.waitedSoFarMs);
-      this.ownTimeMs = this.ownTimeMs === 0 ? own : this.ownTimeMs * 0.8 + own * 0.2;
       this.#host.observeDuration(this.id, ms / 1000);
     }
     this.processed++;

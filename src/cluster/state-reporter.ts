@@ -79,7 +79,8 @@ export class StateReporter {
     const seconds = Math.max((now - this.#lastMeasureAt) / 1000, 0.001);
     this.#lastMeasureAt = now;
     const usage = this.#sources.usage?.();
-    const received = new Map<string, number>();
+    // Baselines of services not active now are kept: one taken back after a drain counts from where it was.
+    const received = new Map(this.#lastReceived);
     const loads = new Map<string, ServiceLoad>();
     for (const service of this.#sources.load()) {
       received.set(service.id, service.received);

@@ -209,14 +209,14 @@ test("a node without placement or usage sources still reports its load", async (
   assert.deepEqual(s.reporter.measure().running, { A: { queued: 0, arrivalPerSec: 20, serviceTimeMs: 1 } });
 });
 
-test("a service taken back after a drain counts arrivals from where it left off, not its lifetime total", (t) => {
+test("a service taken back after a drain counts arrivals from where it left off, not its lifetime total", async (t) => {
   const s = scene(t);
   s.active = [service("A", 720_000)];
   s.reporter.measure();
   s.active = []; // retiring: out of the active set for a while
-  s.clock.advance(1000);
+  await s.clock.advance(1000);
   s.reporter.measure();
   s.active = [service("A", 720_002)]; // taken back, same mailbox
-  s.clock.advance(1000);
+  await s.clock.advance(1000);
   assert.equal(s.reporter.measure().running.A!.arrivalPerSec, 2);
 });

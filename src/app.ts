@@ -284,6 +284,7 @@ export class App {
     // before it leaves, so that no message is left with a single holder.
     const deadline = runtime.clock.now() + timeoutMs;
     this.#messaging?.refuseNew();
+    this.#links?.announceStopping();
     await runtime.deactivateAll(deadline);
     if (this.#messaging !== undefined && !(await this.#messaging.drained(deadline))) {
       this.#logger?.warn(this.#messaging.stats, "stop deadline passed with messages still held for peers; they leave with this node");

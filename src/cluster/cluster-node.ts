@@ -291,6 +291,15 @@ export class ClusterNode {
     this.membership.updateMeta({ ...this.#reporter.current() });
   }
 
+  /**
+   * Tells peers this node is stopping: from now on it gossips no running service, so they route new
+   * messages elsewhere and placement replaces its replicas while it drains what it holds.
+   */
+  announceStopping(): void {
+    this.#reporter.stopping = true;
+    this.announce();
+  }
+
   #scheduleRefresh(): void {
     this.#stateTimer = this.#options.clock.setTimeout(() => {
       if (this.#closed) return;

@@ -60,6 +60,8 @@ export class StateReporter {
   /** The rates of the last measure, reused when only the set of active services changed. */
   #lastLoads = new Map<string, ServiceLoad>();
   #lastLag = { mean: 0, p99: 0 };
+  /** Set once the node stops: it gossips no running service, so peers route elsewhere and replace its replicas. */
+  stopping = false;
   /** Service id → its dependency latencies measured here, and when: gossiped once it stops running here. */
   readonly #remembered = new Map<string, { deps: Record<string, number>; at: number }>();
 
@@ -110,7 +112,7 @@ export class StateReporter {
     const { region, runnable, weight, labels } = this.#sources;
     const running: Record<string, ServiceLoad> = {};
     let n = 0;
-    for (const service of this.#sources.load()) {
+    for (const service of this.stopping ? [] : this.#sources.load()) {
       if (n++ >= MAX_GOSSIPED_SERVICES) break;
       running[service.id] = this.#lastLoads.get(service.id) ?? { queued: service.queued, arrivalPerSec: 0, serviceTimeMs: round2(service.serviceTimeMs) };
     }

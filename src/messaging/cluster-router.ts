@@ -48,6 +48,8 @@ export class ClusterRouter {
   readonly #view: RouterView;
   /** Peers that may take each service now; rebuilt lazily after any membership or link change. */
   readonly #peers = new Map<string, Slot[]>();
+  /** Services no peer runs now but some alive peer may run (placement is moving them): messages wait. */
+  readonly #awaited = new Set<string>();
   readonly #rings = new Map<string, AffinityRing>();
   /** "nodeId service" → clock time until which that node is skipped for that service. */
   readonly #refusals = new Map<string, number>();
@@ -63,6 +65,7 @@ export class ClusterRouter {
   /** Forget the cached candidates: membership, links or gossiped state changed. */
   invalidate(): void {
     this.#peers.clear();
+    this.#awaited.clear();
   }
 
   /** Skips `nodeId` for `service` for a while (it said it does not run it, or is stopping). */
@@ -74,12 +77,13 @@ export class ClusterRouter {
 
   /**
    * The destination for one message. `local` is this node's mailbox when the service is active here.
-   * "saturated" when peers run it but none has credit left (and it is not active here); undefined
-   * when no node runs it. `exclude` lists nodes not to use (they refused this very message).
+   * "saturated" when peers run it but none has credit left (and it is not active here);
+   * "unreachable" also when no peer runs it now but one may (placement is moving it); undefined
+   * when no node runs it or may. `exclude` lists nodes not to use (they refused this very message).
    */
   pick(service: string, local: Mailbox | undefined, key: string | undefined, exclude?: readonly string[]): Pick {
     const peers = this.#candidates(service);
-    if (peers.length === 0) return local;
+    if (peers.length === 0) return local ?? (this.#awaited.has(service) ? "unreachable" : undefined);
     // Filled by index, not emptied and pushed: `length = 0` would drop the array's storage each time.
     const slots = this.#slots;
     let n = 0;
@@ -151,11 +155,13 @@ export class ClusterRouter {
     if (slots !== undefined) return slots;
     slots = [];
     const mine = this.#view.contracts[service];
+    let mayRun = false;
     for (const member of this.#view.snapshot().alive()) {
       if (member.nodeId === this.#view.selfId) continue;
       const state = readNodeState(member.meta.data);
       // Active there now (placement decides), not merely allowed to run there.
       const load = state?.running[service];
+      if (state !== undefined && load === undefined && state.services.includes(service)) mayRun = true;
       if (state === undefined || load === undefined) continue;
       const link = this.#view.link(member.nodeId);
       // A node whose contract for the service differs is mid-upgrade: never a target.
@@ -172,6 +178,8 @@ export class ClusterRouter {
       });
     }
     this.#peers.set(service, slots);
+    // A moment with no replica in sight (one moved while another stops) is waited out, not failed.
+    if (slots.length === 0 && mayRun) this.#awaited.add(service);
     return slots;
   }
 }

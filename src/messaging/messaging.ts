@@ -323,6 +323,7 @@ export class Messaging implements ClusterSide {
 
   #membershipChanged(change: MembershipDiff, snapshot: MembershipSnapshot): void {
     this.#router.invalidate();
+    this.#parking.schedule(); // a replica may have appeared for what waits
     const alone = snapshot.live().length <= 1;
     if (alone && !this.#alone) {
       this.#log.warn("no other node is alive: messages accepted here have no second copy until one joins (the guarantee of a cluster of one)");

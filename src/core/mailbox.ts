@@ -223,7 +223,7 @@ export class Mailbox {
     else delivery.startedAt = 0;
     let result: unknown;
     try {
-      if (delivery.trace === undefined || !this.#host.tracing.on) result = this.instance.onMessage(delivery.message, delivery);
+      if (!this.#host.tracing.on) result = this.instance.onMessage(delivery.message, delivery);
       else result = this.#runTraced(delivery);
     } catch (thrown) {
       this.#fail(delivery, thrown);
@@ -236,10 +236,14 @@ export class Mailbox {
     }
   }
 
-  /** Runs the handler inside its span, so that spans the handler makes nest under it. */
+  /**
+   * Runs the handler inside its span, so that spans the handler makes nest under it; a message that
+   * carried no trace runs outside any (not inside whatever context scheduled the drain).
+   */
   #runTraced(delivery: Delivery): unknown {
     const tracing = this.#host.tracing;
-    const span = tracing.startHandler(delivery.isRequest, this.id, delivery.trace!);
+    if (delivery.trace === undefined) return tracing.detached(() => this.instance.onMessage(delivery.message, delivery));
+    const span = tracing.startHandler(delivery.isRequest, this.id, delivery.trace);
     delivery.span = span;
     return tracing.within(span, () => this.instance.onMessage(delivery.message, delivery));
   }

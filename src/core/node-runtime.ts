@@ -239,7 +239,7 @@ export class NodeRuntime implements DeliveryHost, MailboxHost {
   /** A publish or request inside its span; the message carries the span's context to its handler. */
   #traced<T>(request: boolean, target: ServiceClass | string, parent: Delivery | undefined, send: () => Promise<T>): Promise<T> {
     const name = typeof target === "string" ? target : (this.#registry.byClass(target)?.id ?? String((target as { name?: string })?.name));
-    const span = this.tracing.startSend(request, name, parent?.span);
+    const span = this.tracing.startSend(request, name, parent?.span, parent !== undefined);
     const outer = sendingTrace.current;
     sendingTrace.current = span.spanContext();
     let sent: Promise<T>;

@@ -60,8 +60,10 @@ export class Tracing {
    * The span of a publish or request leaving a handler (`parent`, its handler span) or outside code
    * (the active context's span, e.g. the application's HTTP server span).
    */
-  startSend(request: boolean, service: string, parent: Span | undefined): Span {
-    const parentContext = parent === undefined ? context.active() : trace.setSpan(ROOT_CONTEXT, parent);
+  startSend(request: boolean, service: string, parent: Span | undefined, inHandler: boolean): Span {
+    // Inside a handler whose message carried no trace, a new trace starts: the active context there
+    // is whatever scheduled the drain, another message's span perhaps.
+    const parentContext = parent !== undefined ? trace.setSpan(ROOT_CONTEXT, parent) : inHandler ? ROOT_CONTEXT : context.active();
     return this.#start(`${request ? "request" : "publish"} ${service}`, request ? SpanKind.CLIENT : SpanKind.PRODUCER, parentContext, service);
   }
 
@@ -75,6 +77,11 @@ export class Tracing {
   /** A handler's run, child of the context its message carried. */
   startHandler(request: boolean, service: string, parent: SpanContext): Span {
     return this.#start(`process ${service}`, request ? SpanKind.SERVER : SpanKind.CONSUMER, trace.setSpanContext(ROOT_CONTEXT, parent), service);
+  }
+
+  /** Runs `fn` with no active span. */
+  detached<T>(fn: () => T): T {
+    return context.with(ROOT_CONTEXT, fn);
   }
 
   /** Runs `fn` with `span` as the active span, so the handler's own spans nest under it. */

@@ -4,6 +4,7 @@
 // delivery"), the contract users get in docs/delivery.md. This class wires the parts: outbox streams,
 // parking (parking.ts), copies (copy-keeper.ts), the receiving side (inbound.ts) and the router.
 
+import type { SpanContext } from "@opentelemetry/api";
 import { cpus } from "node:os";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
@@ -219,9 +220,10 @@ export class Messaging implements ClusterSide {
     if (link === undefined || link.closed) return;
     const floor = stream.floor(this.#nextSeq);
     const timeoutMs = outgoing.isRequest ? outgoing.deadline - this.#clock.now() : undefined;
-    let trace = outgoing.trace;
-    if (trace !== undefined && this.#runtime.tracing.on) {
-      outgoing.hop ??= this.#runtime.tracing.startHop(outgoing.service, stream.nodeId, trace);
+    // Only toward a peer that reads traced frames: a node of an older build would drop them.
+    let trace: SpanContext | undefined;
+    if (outgoing.trace !== undefined && this.#runtime.tracing.on && link.remote.features?.includes("trace") === true) {
+      outgoing.hop ??= this.#runtime.tracing.startHop(outgoing.service, stream.nodeId, outgoing.trace);
       trace = outgoing.hop.spanContext();
     }
     try {

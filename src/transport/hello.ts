@@ -40,6 +40,9 @@ export function helloProblem(value: unknown): string | undefined {
   if (!Number.isSafeInteger(h.incarnation) || (h.incarnation as number) < 0) return "hello.incarnation is invalid";
   if (typeof h.address !== "string" || h.address.length > 300) return "hello.address is invalid";
   if (h.maxFrameBytes !== undefined && (!Number.isSafeInteger(h.maxFrameBytes) || (h.maxFrameBytes as number) < 1)) return "hello.maxFrameBytes is invalid";
+  if (h.features !== undefined && (!Array.isArray(h.features) || h.features.length > 64 || !h.features.every((f) => typeof f === "string" && f.length <= 64))) {
+    return "hello.features is invalid";
+  }
   if (h.services === null || typeof h.services !== "object" || Array.isArray(h.services)) return "hello.services is not an object";
   const entries = Object.entries(h.services as object);
   if (entries.length > 10_000) return "hello.services has too many entries";

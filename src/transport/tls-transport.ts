@@ -14,7 +14,7 @@ import { formatAddress, parseAddress } from "./host-port.js";
 import { LogLimiter } from "./log-limiter.js";
 import { PendingHandshakes } from "./pending-handshakes.js";
 import { derivePsk, keyIdOf, pskIdentity, type Psk } from "./psk.js";
-import { DEFAULT_TRANSPORT_LIMITS, type Hello, type Link, type Transport, type TransportLimits } from "./transport.js";
+import { DEFAULT_TRANSPORT_LIMITS, WIRE_FEATURES, type Hello, type Link, type Transport, type TransportLimits } from "./transport.js";
 
 export interface TlsTransportOptions {
   /** This node's hello; an empty address is filled in by `listen()`. Copied. */
@@ -91,7 +91,7 @@ export class TlsTransport implements Transport {
   constructor(options: TlsTransportOptions) {
     if (options.tokens.length === 0) throw new KaffixError("INVALID_ARGUMENT", "TlsTransport needs at least one token");
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
-    this.#hello = { ...options.hello, services: { ...options.hello.services }, maxFrameBytes: this.#limits.maxFrameBytes };
+    this.#hello = { ...options.hello, services: { ...options.hello.services }, maxFrameBytes: this.#limits.maxFrameBytes, features: [...WIRE_FEATURES] };
     this.#maxHelloBytes = options.maxHelloBytes ?? 256 * 1024;
     encodeHello(this.#hello, this.#maxHelloBytes); // throws now if this node's hello is too large
     this.#options = {

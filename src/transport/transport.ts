@@ -24,7 +24,15 @@ export interface Hello {
    * a peer nothing larger than the peer's own limit.
    */
   maxFrameBytes?: number;
+  /**
+   * Optional wire features this node understands, e.g. "trace" (trace context in messages). A
+   * sender uses a feature only toward peers that list it, so nodes of different builds interoperate.
+   */
+  features?: string[];
 }
+
+/** The optional wire features this build understands. */
+export const WIRE_FEATURES: readonly string[] = ["trace"];
 
 export interface Link {
   /** The peer's hello. */

@@ -200,20 +200,35 @@ test("an announced removal is withdrawn when the plan no longer asks for it", as
   assert.deepEqual(h.calls, ["announce", "announce"], "nothing more to say");
 });
 
-test("when two nodes leave the same service at once, the higher id backs off and the lower one stops it", async () => {
+test("two nodes leaving a service the plan keeps elsewhere both stop it; of two keeping each other, the lower id goes", async () => {
   const others = (leaving: string) => [gossiped("a", { runs: true }), ...["b", "c"].map((id) => gossiped(id, { allowed: false, runs: true, leaving: id === leaving }))];
-  const c = host("c", others("b"));
-  const onC = loopOn(c);
-  for (let i = 0; i < 2; i++) onC.round();
+  for (const [self, other] of [["b", "c"], ["c", "b"]] as const) {
+    const h = host(self, others(other));
+    const loop = loopOn(h);
+    for (let i = 0; i < 2; i++) loop.round();
+    await settle();
+    assert.deepEqual(h.calls, ["announce", "deactivate S", "announce"], `${self} stops S while ${other} leaves it too: a keeps it`);
+  }
+  // Views that disagree: each node's plan keeps S on the other (its dependency looks faster there).
+  const dependent = (self: string, fast: string) => {
+    const node = (id: string) => {
+      const g = gossiped(id, { runs: true, leaving: id !== self });
+      g.state.running.S!.deps = { db: { perSec: 100, ms: id === fast ? 1 : 9 } };
+      return g;
+    };
+    return Object.assign(host(self, [node("a"), node("b")]), { services: [{ id: "S", hints: { minReplicas: 1, maxReplicas: 1 } }] });
+  };
+  const onA = dependent("a", "b");
+  const loopA = loopOn(onA);
+  for (let i = 0; i < 2; i++) loopA.round();
   await settle();
-  assert.deepEqual(c.calls, ["announce", "announce"], "c announced, then withdrew");
-  assert.deepEqual(onC.report().leaving, []);
-  assert.deepEqual(outcomes(onC), ["remove S on c: waiting (node-gone)"]);
-  const b = host("b", others("c"));
-  const onB = loopOn(b);
-  for (let i = 0; i < 2; i++) onB.round();
+  assert.deepEqual(onA.calls, ["announce", "deactivate S", "announce"], "a, the lower id, goes though b is leaving too");
+  const onB = dependent("b", "a");
+  const loopB = loopOn(onB);
+  for (let i = 0; i < 2; i++) loopB.round();
   await settle();
-  assert.deepEqual(b.calls, ["announce", "deactivate S", "announce"]);
+  assert.deepEqual(onB.calls, [], "b sees a leaving first and keeps its replica");
+  assert.deepEqual(outcomes(loopB), ["remove S on b: waiting (scale-down)"]);
 });
 
 test("a replica that has measured nothing yet is kept through the loop's first ten rounds, then may go", async () => {

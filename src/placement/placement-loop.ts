@@ -80,6 +80,8 @@ export class PlacementLoop {
   #running: Record<string, string[]> = {};
   #round: PlacementView["round"];
   readonly #changes = { started: 0, stopped: 0, failed: 0 };
+  /** Clock time of the round scheduled last. */
+  #lastSlot = -Infinity;
   /** Rounds planned so far. */
   #rounds = 0;
 
@@ -174,11 +176,6 @@ export class PlacementLoop {
         // Phase one: say so, and stop at the next round if no one else is stopping it meanwhile.
         this.#leaving.add(move.service);
         announce = true;
-      } else if (others.some((node) => node < host.selfId)) {
-        // Another node stops the same service at the same time: the lower id goes first, this one waits.
-        this.#leaving.delete(move.service);
-        announce = true;
-        this.#wait(move, "a node with a lower id has stopped its own replica");
       } else {
         this.#leaving.delete(move.service);
         this.#remove(move);
@@ -228,7 +225,9 @@ export class PlacementLoop {
     const keep = (plan.placement[service] ?? []).filter((node) => node !== this.#host.selfId);
     if (keep.length === 0) return false;
     const running = new Set(current[service] ?? []);
-    return keep.every((node) => alive.has(node) && running.has(node) && !leaving.includes(node));
+    // A keeper that is itself leaving the service (its view differs) counts only when its id is
+    // higher: of two nodes each keeping the other, the lower id goes and the higher one sees it and stays.
+    return keep.every((node) => alive.has(node) && running.has(node) && (!leaving.includes(node) || node > this.#host.selfId));
   }
 
   #add(move: Move): void {
@@ -335,7 +334,9 @@ export class PlacementLoop {
     // spread before the next node plans.
     const offset = hash32(this.#host.selfId) % Math.max(1, Math.floor(intervalMs / 2));
     const earliest = Math.max(now, this.#startedAt + intervalMs) - offset;
-    const next = Math.ceil((earliest + 1) / intervalMs) * intervalMs + offset;
+    // Strictly after the slot last planned: a timer that fires a hair early must not plan that slot twice.
+    const next = Math.max(Math.ceil((earliest + 1) / intervalMs) * intervalMs + offset, this.#lastSlot + intervalMs);
+    this.#lastSlot = next;
     this.#timer = this.#host.clock.setTimeout(() => {
       this.#timer = undefined;
       if (this.#stopped) return;

@@ -38,6 +38,8 @@ export class ServiceSet {
   readonly #retiring = new Map<string, Retiring>();
   /** Starts in progress, so that concurrent starts of one service share one. */
   readonly #starting = new Map<string, Promise<void>>();
+  /** onStop calls of retired replicas still running: a new start of the service, and stopAll, wait for them. */
+  readonly #stopping = new Map<string, Promise<void>>();
   /** Set by stopAll: a start still running its onStart then stops the service again. */
   #stopped = false;
 
@@ -106,6 +108,8 @@ export class ServiceSet {
   }
 
   async #startOne(id: string): Promise<void> {
+    // The old instance's onStop finishes before the new one's onStart (they may share a resource).
+    await this.#stopping.get(id);
     if (this.#stopped) throw new KaffixError("STOPPING", `the node is stopping; "${id}" is not started`);
     const mailbox = this.#create(id);
     try {
@@ -158,7 +162,9 @@ export class ServiceSet {
     if (retiring.revived || this.#retiring.get(id) !== retiring) return false;
     this.#retiring.delete(id);
     mailbox.halt();
-    await this.#callOnStop([mailbox], this.#clock.now() + DRAIN_WARN_MS);
+    const stopped = this.#callOnStop([mailbox], this.#clock.now() + DRAIN_WARN_MS).finally(() => this.#stopping.delete(id));
+    this.#stopping.set(id, stopped);
+    await stopped;
     return true;
   }
 
@@ -195,6 +201,7 @@ export class ServiceSet {
     }
     // A start still running its onStart undoes itself when that returns (see #startOne).
     await this.#callOnStop(mailboxes, Math.max(deadline, this.#clock.now() + 1000));
+    await until(this.#clock, Promise.all(this.#stopping.values()), Math.max(deadline, this.#clock.now() + 1000));
   }
 
   #create(id: string): Mailbox {

@@ -31,17 +31,17 @@ export interface ApplyContext {
 }
 
 /**
- * Removals as src/placement/placement-loop.ts carries them out today: a node stops its replica only
- * when every node the plan keeps the service on already runs it and is not leaving it; it first
- * announces that it is leaving, and stops at its next round unless a node with a lower id announced
- * the same service meanwhile (then it waits and announces again later).
+ * Removals as src/placement/placement-loop.ts carries them out: a node stops its replica only when
+ * every node the plan keeps the service on already runs it and is not leaving it (a keeper leaving
+ * too counts when its id is higher: of two keeping each other, the lower id goes); it first
+ * announces that it is leaving, and stops at its next round if that still holds.
  */
 export class TwoPhaseRemovals {
   /** "service node" pairs announced as leaving, as the others see them at the start of a round. */
   #leaving = new Set<string>();
 
   /** Whether `node` may stop its replica of service `s` now; updates the announcements. */
-  decide(s: number, node: number, ready: boolean, nodeIds: readonly string[], announcedBefore: ReadonlySet<string>, next: Set<string>): boolean {
+  decide(s: number, node: number, ready: boolean, announcedBefore: ReadonlySet<string>, next: Set<string>): boolean {
     const key = `${s} ${node}`;
     if (!ready) {
       next.delete(key);
@@ -51,12 +51,8 @@ export class TwoPhaseRemovals {
       next.add(key);
       return false;
     }
-    const lower = [...announcedBefore].some((other) => {
-      const [os, on] = other.split(" ").map(Number) as [number, number];
-      return os === s && on !== node && nodeIds[on]! < nodeIds[node]!;
-    });
     next.delete(key);
-    return !lower;
+    return true;
   }
 
   /** The announcements at the start of a round (a copy), and the set the round's decisions go into. */
@@ -119,8 +115,10 @@ export function applyPlan(plan: Plan, ctx: ApplyContext, nowMs: number): Applied
         asked.add(`${s} ${node}`);
         const running = new Set(runningBefore(s));
         const keep = (plan.placement[move.service] ?? []).map((id) => ctx.nodeIndex.get(id)!).filter((n) => n !== node);
-        const ready = keep.length > 0 && keep.every((n) => running.has(n) && !ctx.twoPhase!.isLeaving(phase.before, s, n));
-        go = ctx.twoPhase.decide(s, node, ready, ctx.nodeIds ?? [], phase.before, phase.next);
+        const ids = ctx.nodeIds ?? [];
+        const ready =
+          keep.length > 0 && keep.every((n) => running.has(n) && (!ctx.twoPhase!.isLeaving(phase.before, s, n) || (ids[n] ?? "") > (ids[node] ?? "")));
+        go = ctx.twoPhase.decide(s, node, ready, phase.before, phase.next);
       } else {
         go = runningBefore(s).filter((n) => n !== node).length >= (plan.placement[move.service]?.length ?? 0);
       }

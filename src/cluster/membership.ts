@@ -14,8 +14,7 @@ import { GossipQueue, retransmitLimit } from "./gossip-queue.js";
 import { MemberTable, type ApplyResult, type Member, type MemberEvent } from "./member-table.js";
 import { ChangeFeed, type ChangeHandler } from "./change-feed.js";
 import { MESSAGE_LIMITS, parseMembershipMessage, recordToGossip, type MemberRecord, type MembershipMessage, type OutgoingMessage } from "./membership-messages.js";
-import { membershipOptions, type MembershipConfig, type MembershipOptions, type MembershipStats } from "./membership-options.js";
-import type { ObservedAddressHandler, PayloadHandler } from "./membership-options.js";
+import { membershipOptions, type MembershipConfig, type MembershipOptions, type MembershipStats, type ObservedAddressHandler, type PayloadHandler } from "./membership-options.js";
 import { isLive, type MembershipSnapshot } from "./membership-snapshot.js";
 import { PeerSender, type Peer } from "./peer-sender.js";
 import { ProbeLoop, shuffle, type ProbeHost } from "./probe-loop.js";
@@ -114,18 +113,12 @@ export class Membership {
     this.#observedHandlers.push(handler);
   }
 
-  /**
-   * Hands on what arrives on the links and is not membership's: the data lane, and control payloads
-   * starting with 0xc1, which no MessagePack value does. Without a handler they are dropped.
-   */
+  /** Hands on what is not membership's: the data lane, and control payloads starting with 0xc1 (no MessagePack value does). */
   onPayload(handler: PayloadHandler): void {
     this.#payloads = handler;
   }
 
-  /**
-   * Moves this node to `address` (host:port) under a new incarnation; the alive that says so spreads
-   * with gossip. The transport's own advertised address is the caller's to change.
-   */
+  /** Moves this node to `address` (host:port) under a new incarnation, spread by gossip; the transport's address is the caller's. */
   setAddress(address: string): void {
     if (this.#timers.stopped || address === this.#table.self().address) return;
     this.#queue.push(this.#table.setLocalAddress(address));
@@ -168,10 +161,7 @@ export class Membership {
     throw new KaffixError("TIMEOUT", `could not join through any seed (${failures.join("; ")})`, { data: { seeds: candidates } });
   }
 
-  /**
-   * One full state exchange with `address` (a seed that is not a member): two clusters that formed
-   * apart, say from nodes started at the same moment, merge through it. Rejects when it does not answer.
-   */
+  /** A full state exchange with `address`, a seed that is not a member: clusters that formed apart merge. */
   async syncWith(address: string): Promise<void> {
     if (this.#timers.stopped || address === this.#table.self().address) return;
     await this.#pushPull.exchange(address, true);

@@ -4,7 +4,6 @@
 // delivery"), the contract users get in docs/delivery.md. This class wires the parts: outbox streams,
 // parking (parking.ts), copies (copy-keeper.ts), the receiving side (inbound.ts) and the router.
 
-import type { SpanContext } from "@opentelemetry/api";
 import { cpus } from "node:os";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../clock.js";
@@ -220,12 +219,7 @@ export class Messaging implements ClusterSide {
     if (link === undefined || link.closed) return;
     const floor = stream.floor(this.#nextSeq);
     const timeoutMs = outgoing.isRequest ? outgoing.deadline - this.#clock.now() : undefined;
-    // Only toward a peer that reads traced frames: a node of an older build would drop them.
-    let trace: SpanContext | undefined;
-    if (outgoing.trace !== undefined && this.#runtime.tracing.on && link.remote.features?.includes("trace") === true) {
-      outgoing.hop ??= this.#runtime.tracing.startHop(outgoing.service, stream.nodeId, outgoing.trace);
-      trace = outgoing.hop.spanContext();
-    }
+    const trace = outgoing.trace === undefined ? undefined : outgoing.hopContext(link, this.#runtime.tracing);
     try {
       if (link.send("data", encodeMessage(outgoing.seq, floor, outgoing.service, outgoing.body, timeoutMs, trace))) outgoing.sentRound = this.#round;
     } catch (error) {

@@ -1,7 +1,8 @@
 // One message this node sent to another and still holds: until the receiver says it is done, it may be resent or rerouted.
 
 import type { Span, SpanContext } from "@opentelemetry/api";
-import { endSpan, sendingTrace } from "../core/tracing.js";
+import { endSpan, sendingTrace, type Tracing } from "../core/tracing.js";
+import type { Link } from "../transport/transport.js";
 import { deferred, type Deferred } from "../core/deferred.js";
 import type { Delivery } from "../core/delivery.js";
 import type { Expirable } from "../core/request-deadlines.js";
@@ -55,6 +56,16 @@ export class Outgoing implements Expirable {
     this.key = key;
     this.deadline = deadline;
     this.isRequest = isRequest;
+  }
+
+  /**
+   * The trace context to send to `link`'s node: the hop span's, started at the first transmission.
+   * Undefined toward a peer that does not read traced frames (an older build would drop them).
+   */
+  hopContext(link: Link, tracing: Tracing): SpanContext | undefined {
+    if (this.trace === undefined || !tracing.on || link.remote.features?.includes("trace") !== true) return undefined;
+    this.hop ??= tracing.startHop(this.service, link.remote.nodeId, this.trace);
+    return this.hop.spanContext();
   }
 
   /** A publish: `resolve` once a receiver holds it; `custodian` hears childSafe at that moment too. */

@@ -38,6 +38,18 @@ export interface ReplyTo {
 
 const noop = () => {};
 
+interface DeliverySide {
+  span: Span | undefined;
+  /** Of a timed attempt: ms spent awaiting nested requests and dependencies (overlaps counted once). */
+  waitedMs: number;
+  waits: number;
+  waitFrom: number;
+}
+
+function newSide(): DeliverySide {
+  return { span: undefined, waitedMs: 0, waits: 0, waitFrom: 0 };
+}
+
 export class Delivery implements Context, CustodyOwner {
   // Fixed at construction.
   readonly service: string;
@@ -50,10 +62,6 @@ export class Delivery implements Context, CustodyOwner {
   attempt = 0;
   /** Clock time the current attempt started, or 0 when it is not being timed. */
   startedAt = 0;
-  /** Of a timed attempt: ms spent awaiting nested requests and dependencies (overlaps counted once). */
-  waitedMs = 0;
-  #waits = 0;
-  #waitFrom = 0;
   /** True once a request's caller has its answer (reply, error or timeout): later outcomes are dropped. */
   settled = false;
   #pending: Promise<void>[] | undefined;
@@ -75,8 +83,8 @@ export class Delivery implements Context, CustodyOwner {
   #replyTo: ReplyTo | undefined;
   /** The trace context the message carries (tracing on): its handler's span is a child of it. */
   trace: SpanContext | undefined;
-  /** The span of the handler's current attempt, while it runs (tracing on). */
-  span: Span | undefined;
+  /** What few messages need (a span, a timed attempt's waits), apart: every field here costs every message. */
+  #side: DeliverySide | undefined;
 
   constructor(host: DeliveryHost, service: string, log: Logger, message: unknown, deadline: number) {
     this.#host = host;
@@ -124,15 +132,25 @@ export class Delivery implements Context, CustodyOwner {
     return this.#timeWait(this.#host.dependency(this.service, name, call));
   }
 
+  /** The span of the handler's current attempt, while it runs (tracing on). */
+  get span(): Span | undefined {
+    return this.#side?.span;
+  }
+
+  set span(span: Span | undefined) {
+    if (span !== undefined || this.#side !== undefined) (this.#side ??= newSide()).span = span;
+  }
+
   /** Starts timing a timed attempt (one in eight) afresh: no wait counted, none open. */
   startTiming(at: number): void {
     this.startedAt = at;
-    this.waitedMs = 0;
-    this.#waits = 0;
+    const side = this.#side;
+    if (side !== undefined) side.waitedMs = side.waits = 0;
   }
 
   #beginWait(): void {
-    if (this.#waits++ === 0) this.#waitFrom = performance.now();
+    const side = (this.#side ??= newSide());
+    if (side.waits++ === 0) side.waitFrom = performance.now();
   }
 
   /**
@@ -140,8 +158,9 @@ export class Delivery implements Context, CustodyOwner {
    * dependencies: overlapping waits count once. What is left of its duration is the node's own work.
    */
   #timeWait<T>(pending: Promise<T>): Promise<T> {
+    const side = this.#side!;
     const end = () => {
-      if (--this.#waits === 0) this.waitedMs += performance.now() - this.#waitFrom;
+      if (--side.waits === 0) side.waitedMs += performance.now() - side.waitFrom;
     };
     return pending.then(
       (value) => {
@@ -157,7 +176,9 @@ export class Delivery implements Context, CustodyOwner {
 
   /** Time the current timed attempt has spent waiting so far, ms (see #timeWait). */
   get waitedSoFarMs(): number {
-    return this.waitedMs + (this.#waits > 0 ? performance.now() - this.#waitFrom : 0);
+    const side = this.#side;
+    if (side === undefined) return 0;
+    return side.waitedMs + (side.waits > 0 ? performance.now() - side.waitFrom : 0);
   }
 
   /** Publishes made by the current attempt that were not accepted at once; clears the list. */

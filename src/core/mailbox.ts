@@ -279,8 +279,11 @@ export class Mailbox {
   }
 
   #succeed(delivery: Delivery, value: unknown): void {
-    if (delivery.span !== undefined) endSpan(delivery.span);
-    delivery.span = undefined;
+    const span = delivery.span;
+    if (span !== undefined) {
+      endSpan(span);
+      delivery.span = undefined;
+    }
     if (this.#halted) return;
     if (delivery.startedAt !== 0) {
       const ms = performance.now() - delivery.startedAt;
@@ -293,8 +296,11 @@ export class Mailbox {
   }
 
   #fail(delivery: Delivery, thrown: unknown): void {
-    if (delivery.span !== undefined) endSpan(delivery.span, thrown);
-    delivery.span = undefined;
+    const span = delivery.span;
+    if (span !== undefined) {
+      endSpan(span, thrown);
+      delivery.span = undefined;
+    }
     if (this.#halted) return;
     const error = toKaffixError(thrown);
     delivery.takePending(); // a retry starts with a clean slate

@@ -196,7 +196,7 @@ function workerArgs(driver: PipelineNode): string[] {
 }
 
 async function startNode(name: string, dir: string, token: string, args: readonly string[]): Promise<PipelineNode> {
-  const spawned = run([FIXTURE, "--token", token, "--dir", dir, "--port", "0", ...args]);
+  const spawned = run([FIXTURE, `--token=${token}`, "--dir", dir, "--port", "0", ...args]);
   const [, id, port] = READY.exec(await spawned.line(READY))!;
   return { name, process: spawned, id: id!, port: Number(port) };
 }

@@ -118,7 +118,7 @@ export class RegionCluster {
         }
       }
       const seed = planned[0]!;
-      const common = ["--token", token, "--dir", dir, "--rate", String(options.ratePerSec), "--placement", options.placement ? "on" : "off"];
+      const common = [`--token=${token}`, "--dir", dir, "--rate", String(options.ratePerSec), "--placement", options.placement ? "on" : "off"];
       common.push("--routing", options.routing ?? "cost", "--peer", `127.0.0.1:${seed.port}`);
       if (options.intervalMs !== undefined) common.push("--interval-ms", String(options.intervalMs));
       if (options.minMoveIntervalMs !== undefined) common.push("--min-move-ms", String(options.minMoveIntervalMs));

@@ -45,3 +45,12 @@ test("at most MAX_GOSSIPED_SERVICES services' load is read", () => {
   const running = Object.fromEntries(Array.from({ length: MAX_GOSSIPED_SERVICES + 10 }, (_, i) => [`s${i}`, { queued: 1 }]));
   assert.equal(Object.keys(readNodeState({ running })!.running).length, MAX_GOSSIPED_SERVICES);
 });
+
+test("a state is parsed once per gossiped object: the same object gives the same parse, a new version a new one", () => {
+  const data = { region: "eu", services: ["A"], running: { A: { queued: 1 } } };
+  const first = readNodeState(data);
+  assert.equal(readNodeState(data), first);
+  const next = readNodeState({ ...data, region: "us" });
+  assert.notEqual(next, first);
+  assert.equal(next!.region, "us");
+});

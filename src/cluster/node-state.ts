@@ -57,8 +57,30 @@ export const MAX_GOSSIPED_DEPENDENCIES = 8;
 /** Most services whose dependency latencies a node remembers after they stopped running there. */
 export const MAX_REMEMBERED_SERVICES = 32;
 
-/** Reads a gossiped NodeState defensively: whatever a peer sent, the result is well-formed or undefined. */
+/**
+ * Parsed states by the gossiped object they came from. A member's meta data is a new object with
+ * each version and never changes after, so a parse can be reused until the next version: routing
+ * reads every member's state for every service after each change, and one parse of a busy node's
+ * state takes tens of microseconds. A memo keyed weakly by immutable objects, shared by the nodes
+ * of a process without any of them seeing another's data.
+ */
+const parsed = new WeakMap<object, NodeState | null>();
+
+/**
+ * Reads a gossiped NodeState defensively (see readFreshNodeState), reusing the parse of the same
+ * object: the result is shared, so callers must not change it.
+ */
 export function readNodeState(data: unknown): NodeState | undefined {
+  if (data === null || typeof data !== "object") return undefined;
+  const known = parsed.get(data);
+  if (known !== undefined) return known ?? undefined;
+  const state = readFreshNodeState(data);
+  parsed.set(data, state ?? null);
+  return state;
+}
+
+/** Reads a gossiped NodeState defensively: whatever a peer sent, the result is well-formed or undefined. */
+export function readFreshNodeState(data: unknown): NodeState | undefined {
   if (data === null || typeof data !== "object") return undefined;
   const d = data as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);

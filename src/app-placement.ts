@@ -42,6 +42,8 @@ export function createPlacement({ runtime, links, registry, runnable, options, c
       activate: (service) => (allowed.has(service) ? runtime.activate(service) : Promise.reject(new Error(`"${service}" may not run here`))),
       deactivate: (service) => runtime.deactivate(service),
       announce: () => links.announce(),
+      // A keeper mid-upgrade (another contract) or not linked is not one this node's messages can reach.
+      routable: (service, node) => links.linksServing(service).some((link) => link.remote.nodeId === node),
     },
     options,
   );

@@ -129,6 +129,15 @@ test("a removal takes two rounds: the first only announces that this node is lea
   assert.deepEqual(outcomes(loop), ["remove S on b: stopped (node-gone)"]);
 });
 
+test("a removal waits while the node keeping the service is not routable from here (unlinked, or another contract)", async () => {
+  const h = Object.assign(host("b", leavingB()), { routable: () => false });
+  const loop = loopOn(h);
+  for (let i = 0; i < 2; i++) loop.round();
+  await settle();
+  assert.deepEqual(h.calls, []);
+  assert.deepEqual(outcomes(loop), ["remove S on b: waiting (node-gone)"]);
+});
+
 test("a removal that was taken back by a new activation is not recorded as stopped", async () => {
   const h = host("b", leavingB());
   h.deactivation = () => Promise.resolve(false);

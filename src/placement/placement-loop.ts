@@ -21,6 +21,8 @@ export interface PlacementHost {
   deactivate(service: string): Promise<boolean>;
   /** Gossips this node's state at once (its active services changed). */
   announce(): void;
+  /** True when this node can send `service`'s messages to `node`: linked, under the same contract. Default: always. */
+  routable?(service: string, node: string): boolean;
 }
 
 /** One change to where a service runs, as /placement lists it. */
@@ -227,7 +229,8 @@ export class PlacementLoop {
     const running = new Set(current[service] ?? []);
     // A keeper that is itself leaving the service (its view differs) counts only when its id is
     // higher: of two nodes each keeping the other, the lower id goes and the higher one sees it and stays.
-    return keep.every((node) => alive.has(node) && running.has(node) && (!leaving.includes(node) || node > this.#host.selfId));
+    const routable = (node: string) => this.#host.routable?.(service, node) ?? true;
+    return keep.every((node) => alive.has(node) && running.has(node) && (!leaving.includes(node) || node > this.#host.selfId) && routable(node));
   }
 
   #add(move: Move): void {

@@ -39,12 +39,12 @@ test("a maxMovesPerRound left undefined counts as not given", () => {
   assert.equal(resolvePlacementOptions({ maxMovesPerRound: undefined } as Partial<PlacementOptions>).movesFollowSize, true);
 });
 
-test("the interval may be as short as 10 ms", () => {
-  assert.equal(resolvePlacementOptions({ intervalMs: 10 }).intervalMs, 10);
+test("the interval may be as short as 100 ms (a round must leave gossip time to carry a removal's announcement)", () => {
+  assert.equal(resolvePlacementOptions({ intervalMs: 100 }).intervalMs, 100);
 });
 
-test("an interval under 10 ms, not finite or not a number is refused, naming intervalMs and the value", () => {
-  rejects({ intervalMs: 9 }, /intervalMs .* got 9$/);
+test("an interval under 100 ms, not finite or not a number is refused, naming intervalMs and the value", () => {
+  rejects({ intervalMs: 99 }, /intervalMs .* got 99$/);
   rejects({ intervalMs: 0 }, /intervalMs/);
   rejects({ intervalMs: -5000 }, /intervalMs/);
   rejects({ intervalMs: Infinity }, /intervalMs .* got Infinity/);

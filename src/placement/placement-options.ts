@@ -25,8 +25,9 @@ export function resolvePlacementOptions(options: Partial<PlacementOptions>): Res
     throw new KaffixError("INVALID_ARGUMENT", "placement must be false or an object of placement options");
   }
   const { intervalMs = DEFAULT_INTERVAL_MS, ...planner } = options;
-  if (typeof intervalMs !== "number" || !Number.isFinite(intervalMs) || intervalMs < 10) {
-    throw new KaffixError("INVALID_ARGUMENT", `placement option intervalMs must be a finite number ≥ 10, got ${String(intervalMs)}`);
+  // Removals are announced a round ahead: a round must leave gossip time to carry the announcement.
+  if (typeof intervalMs !== "number" || !Number.isFinite(intervalMs) || intervalMs < 100) {
+    throw new KaffixError("INVALID_ARGUMENT", `placement option intervalMs must be a finite number ≥ 100, got ${String(intervalMs)}`);
   }
   const known = new Set([...Object.keys(DEFAULT_PLANNER_OPTIONS), "intervalMs"]);
   for (const key of Object.keys(options)) {

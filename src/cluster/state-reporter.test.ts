@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { ManualClock } from "../testing/manual-clock.js";
 import { MAX_GOSSIPED_DEPENDENCIES, MAX_GOSSIPED_FLOWS, MAX_REMEMBERED_SERVICES } from "./node-state.js";
-import { round2, StateReporter, type PlacementReport, type ReportedService, type StateSources, type UsageSample } from "./state-reporter.js";
+import { REMEMBER_MS, round2, StateReporter, type PlacementReport, type ReportedService, type StateSources, type UsageSample } from "./state-reporter.js";
 import type { Coordinate } from "./vivaldi.js";
 
 interface Scene {
@@ -155,15 +155,15 @@ test("the latest latencies measured are the ones remembered", async (t) => {
   assert.deepEqual(s.reporter.current().measured, { A: { db: 4 } });
 });
 
-test("remembered latencies are forgotten ten minutes after they were measured", async (t) => {
+test("remembered latencies are forgotten REMEMBER_MS (an hour) after they were measured", async (t) => {
   const s = scene(t);
   s.active = [service("A", 0)];
   s.usage.set("A", { sent: {}, dependencies: { db: { calls: 1, ms: 30 } } });
   await s.clock.advance(1000);
   s.reporter.measure();
   s.active = [];
-  await s.clock.advance(10 * 60_000);
-  assert.deepEqual(s.reporter.current().measured, { A: { db: 30 } }, "exactly ten minutes: still known");
+  await s.clock.advance(REMEMBER_MS);
+  assert.deepEqual(s.reporter.current().measured, { A: { db: 30 } }, "exactly REMEMBER_MS: still known");
   await s.clock.advance(1);
   assert.equal(s.reporter.current().measured, undefined);
 });

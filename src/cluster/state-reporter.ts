@@ -144,7 +144,7 @@ export class StateReporter {
     }
   }
 
-  /** Remembered latencies of services not running here now, measured within the last ten minutes. */
+  /** Remembered latencies of services not running here now, measured within the last REMEMBER_MS. */
   #measuredElsewhere(running: Record<string, ServiceLoad>): Record<string, Record<string, number>> | undefined {
     const horizon = this.#sources.clock.now() - REMEMBER_MS;
     let out: Record<string, Record<string, number>> | undefined;
@@ -156,7 +156,8 @@ export class StateReporter {
   }
 }
 
-const REMEMBER_MS = 10 * 60_000;
+/** How long a node keeps offering a latency it measured: long enough that a far node is not tried again and again. */
+export const REMEMBER_MS = 60 * 60_000;
 
 function addUsage(load: ServiceLoad, used: UsageSample, seconds: number): void {
   const flows = Object.entries(used.sent).sort((a, b) => b[1] - a[1]).slice(0, MAX_GOSSIPED_FLOWS);

@@ -18,6 +18,15 @@ test("the first list is a baseline, then joins, suspicions, recoveries, deaths a
   assert.deepEqual(timeline.events.map((e) => e.at), [0, 1, 1, 2, 3, 3, 4, 4]);
 });
 
+test("events carry the time the member's state changed, and a first look reports who was already dead, at when it died", () => {
+  const timeline = new MembershipTimeline();
+  const at = (ms: number) => new Date(ms).toISOString();
+  const first = timeline.observe(10_000, [member("a", "alive"), member("b", "dead", {}, { stateSince: at(4_000) })]);
+  assert.deepEqual(first.map((e) => [e.kind, e.node, e.at]), [["died", "b", 4_000], ["watching", "", 10_000]]);
+  const next = timeline.observe(11_000, [member("a", "suspect", {}, { stateSince: at(10_400) }), member("b", "dead", {}, { stateSince: at(4_000) })]);
+  assert.deepEqual(next.map((e) => [e.kind, e.node, e.at]), [["suspected", "a", 10_400]]);
+});
+
 test("a node back at a new address under the same id is a rejoin", () => {
   const timeline = new MembershipTimeline();
   timeline.observe(0, [member("a", "alive")]);

@@ -175,7 +175,7 @@ export class PlacementLoop {
         if (this.#leaving.delete(move.service)) announce = true;
         this.#wait(move, ready ? "it has not measured its dependencies here yet" : "its replacements are routable");
       } else if (!this.#leaving.has(move.service)) {
-        // Phase one: say so, and stop at the next round if no one else is stopping it meanwhile.
+        // Phase one: say so; stop at the next round if the keepers are still ready then.
         this.#leaving.add(move.service);
         announce = true;
       } else {

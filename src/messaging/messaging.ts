@@ -352,13 +352,17 @@ export class Messaging implements ClusterSide {
     this.#copies.gone(nodeId);
   }
 
-  /** Dials a live member we hold messages for, one dial at a time per node. */
+  /** Dials a member we hold messages for (one dial at a time); a refused dial means no process listens there: reroute now. */
   #relink(nodeId: string, address: string): void {
     if (this.#relinking.has(nodeId)) return;
     this.#relinking.add(nodeId);
     this.#transport
       .connect(address)
-      .catch(() => {}) // membership decides whether it is dead; the next round tries again
+      .catch((error: unknown) => {
+        if ((error as { code?: unknown }).code !== "ECONNREFUSED" || !this.#streams.has(nodeId)) return;
+        this.#log.info({ node: nodeId, address }, "a node holding our messages refuses connections (its process is gone): rerouting them");
+        this.#gone(nodeId, true);
+      })
       .finally(() => this.#relinking.delete(nodeId));
   }
 

@@ -330,9 +330,8 @@ export class Messaging implements ClusterSide {
   }
 
   /**
-   * A node died or left: what it held for us is rerouted, what we held for it is re-injected. After a
-   * graceful leave the re-injection waits a round: the releases it sent before its leave travel on the
-   * data lane, which its leave (on the control lane) may have overtaken.
+   * A node died or left: what it held for us is rerouted, what we held for it is re-injected; after a
+   * leave, a round later (the releases it sent on the data lane may be overtaken by its leave).
    */
   #gone(nodeId: string, died: boolean): void {
     const stream = this.#streams.get(nodeId);
@@ -356,14 +355,13 @@ export class Messaging implements ClusterSide {
   #relink(nodeId: string, address: string): void {
     if (this.#relinking.has(nodeId)) return;
     this.#relinking.add(nodeId);
-    this.#transport
-      .connect(address)
-      .catch((error: unknown) => {
-        if ((error as { code?: unknown }).code !== "ECONNREFUSED" || !this.#streams.has(nodeId)) return;
-        this.#log.info({ node: nodeId, address }, "a node holding our messages refuses connections (its process is gone): rerouting them");
-        this.#gone(nodeId, true);
-      })
-      .finally(() => this.#relinking.delete(nodeId));
+    const done = () => this.#relinking.delete(nodeId);
+    this.#transport.connect(address).then(done, (error: unknown) => {
+      done();
+      if ((error as { code?: unknown }).code !== "ECONNREFUSED" || !this.#streams.has(nodeId)) return;
+      this.#log.info({ node: nodeId, address }, "a node holding our messages refuses connections (its process is gone): rerouting them");
+      this.#gone(nodeId, true);
+    });
   }
 
   /** The periodic round: resends what was not acknowledged, relinks, reroutes what waits, retries re-injections. */

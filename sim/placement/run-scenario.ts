@@ -1,5 +1,6 @@
 // One simulated run: planning rounds with the real planner, the changes of the timeline, and the placements compared every few rounds.
 
+import { REMEMBER_MS } from "../../src/cluster/state-reporter.js";
 import type { PlanInput } from "../../src/placement/plan-input.js";
 import type { Plan } from "../../src/placement/plan-output.js";
 import { planPlacement } from "../../src/placement/planner.js";
@@ -14,7 +15,6 @@ import { makeWorkload, type Workload } from "./workload.js";
 import { World } from "./world.js";
 
 /** How long the runtime keeps reporting a dependency latency measured by a replica that has stopped. */
-const REMEMBER_MS = 10 * 60_000;
 
 export const WORLDS = ["kaffix", "hand-made", "everywhere, local-first", "round-robin"] as const;
 export type WorldName = (typeof WORLDS)[number];

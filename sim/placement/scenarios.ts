@@ -25,7 +25,8 @@ export interface Scenario {
   /**
    * How nodes carry out plans. "brief": a removal once enough other nodes run the service (the rule
    * the simulation was specified with). "loop": as src/placement/placement-loop.ts does today: two-phase
-   * removals, lower node id first, joining nodes start every service, latencies remembered 10 min.
+   * removals (of two nodes keeping each other, the lower id first), joining nodes start every service,
+   * latencies remembered for the runtime's REMEMBER_MS.
    */
   readonly runtime: "brief" | "loop";
 }

@@ -9,9 +9,19 @@ import type { Context } from "./context.js";
 import { DURATION_SAMPLE_EVERY } from "./mailbox.js";
 import { NodeRuntime } from "./node-runtime.js";
 import { ServiceRegistry } from "./service-registry.js";
-import { Service } from "./service.js";
+import { Service, type ServiceClass } from "./service.js";
 
 const WAIT_MS = 20;
+
+/** A node runtime on the real clock with `services` active. */
+async function runtimeWith(...services: ServiceClass[]): Promise<NodeRuntime> {
+  const registry = new ServiceRegistry();
+  for (const service of services) registry.add(service);
+  const logger = pino({ level: "silent" });
+  const runtime = new NodeRuntime({ nodeId: "n1", registry, clock: systemClock, logger, deadLetterLimit: 10, random: () => 0.5, observeDuration: () => {} });
+  await runtime.activateAll(registry.ids);
+  return runtime;
+}
 
 class Slow extends Service<number, number> {
   async onMessage(n: number): Promise<number> {
@@ -44,12 +54,7 @@ class BusyCaller extends Service<number, number> {
 }
 
 test("the work of a local request run inside the caller's call is the callee's, not counted twice", async () => {
-  const registry = new ServiceRegistry();
-  registry.add(Busy);
-  registry.add(BusyCaller);
-  const logger = pino({ level: "silent" });
-  const runtime = new NodeRuntime({ nodeId: "n1", registry, clock: systemClock, logger, deadLetterLimit: 10, random: () => 0.5, observeDuration: () => {} });
-  await runtime.activateAll(["Busy", "BusyCaller"]);
+  const runtime = await runtimeWith(Busy, BusyCaller);
   try {
     for (let i = 0; i < DURATION_SAMPLE_EVERY; i++) await runtime.request(BusyCaller, 1, undefined);
     assert.ok(runtime.mailboxes.get("Busy")!.ownTimeMs >= 1.9);
@@ -60,12 +65,7 @@ test("the work of a local request run inside the caller's call is the callee's, 
 });
 
 test("time a handler spends awaiting replies and dependencies is not its own work; its duration still includes it", async () => {
-  const registry = new ServiceRegistry();
-  registry.add(Slow);
-  registry.add(Caller);
-  const logger = pino({ level: "silent" });
-  const runtime = new NodeRuntime({ nodeId: "n1", registry, clock: systemClock, logger, deadLetterLimit: 10, random: () => 0.5, observeDuration: () => {} });
-  await runtime.activateAll(["Slow", "Caller"]);
+  const runtime = await runtimeWith(Slow, Caller);
   try {
     for (let i = 0; i < DURATION_SAMPLE_EVERY; i++) assert.equal(await runtime.request(Caller, 1, undefined), 2);
     const caller = runtime.mailboxes.get("Caller")!;
